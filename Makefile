@@ -1,0 +1,48 @@
+# nvo3-netconf — set-up, checks, tests, docs and benchmarks.
+# Quick start on a fresh Debian bookworm machine:  make setup && make test
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYANG := $(VENV)/bin/pyang
+APT_PACKAGES := libyang2-dev libyang2-tools python3-venv python3-dev gcc \
+                openssh-client openssh-server netconfd yangcli
+OWN_YANG := $(wildcard yang/*.yang)
+STD_YANG_DIR := yang/standard
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system-packages venv lint test test-unit test-functional docs bench fuzz soak clean
+
+setup: system-packages venv
+
+system-packages:
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
+venv:
+	[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+
+lint:
+	$(PYANG) --strict --lint -p $(STD_YANG_DIR):yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
+	yanglint -p $(STD_YANG_DIR) -p yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
+
+test:
+	$(PY) -m pytest -q tests
+
+test-unit:
+	$(PY) -m pytest -q tests/unit tests/yang
+
+test-functional:
+	$(PY) -m pytest -q tests/functional
+
+docs:
+	$(PY) -m nvo3_netconf.schema.trees yang docs/yang-trees.md
+
+bench:
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build *.egg-info .pytest_cache
