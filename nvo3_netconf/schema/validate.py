@@ -1,0 +1,291 @@
+"""Validation of XML instance data against the context, with structured errors.
+
+:meth:`Validator.validate` parses a whole datastore (configuration only, RFC 7950
+sec. 8.3) or operational data with libyang and raises :class:`SchemaValidationError`
+whose :class:`ValidationIssue` items carry the message, the data path and the RFC 7950
+sec. 15 error-tag / error-app-tag pair that NETCONF reports:
+
+======================  ==================  =====================
+constraint              error-tag           error-app-tag
+======================  ==================  =====================
+unique (15.1)           operation-failed    data-not-unique
+max-elements (15.2)     operation-failed    too-many-elements
+min-elements (15.3)     operation-failed    too-few-elements
+must (15.4)             operation-failed    must-violation (or the model's own)
+require-instance (15.5) data-missing        instance-required
+mandatory choice (15.6) data-missing        missing-choice
+mandatory node          data-missing        -
+type / value            invalid-value       -
+unknown node            unknown-element     -
+======================  ==================  =====================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import libyang
+from _libyang import ffi, lib
+
+from nvo3_netconf.constants import ErrorTag, ErrorType
+from nvo3_netconf.errors import Nvo3Error, RPCError
+from nvo3_netconf.schema.context import YangContext
+
+
+class DataKind(str, Enum):
+    """What a document holds: a configuration datastore, or operational data."""
+
+    CONFIG = "config"
+    OPERATIONAL = "operational"
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One validation failure reported by libyang, in NETCONF terms.
+
+    Attributes:
+        message: libyang's message, a sentence about the data.
+        path: data path of the node at fault (libyang's syntax, module-name prefixes),
+            or None when the failure concerns the whole document.
+        error_tag: the RFC 6241 error-tag to report.
+        app_tag: the RFC 7950 sec. 15 error-app-tag (or the model's own), if any.
+        schema_path: the schema node concerned, when libyang names one.
+        path_namespaces: ``(prefix, namespace)`` for each prefix used in ``path``.
+    """
+
+    message: str
+    path: str | None
+    error_tag: ErrorTag
+    app_tag: str | None = None
+    schema_path: str | None = None
+
+    path_namespaces: tuple[tuple[str, str], ...] = ()
+
+    def to_rpc_error(self) -> RPCError:
+        """This issue as an application-layer ``<rpc-error>``."""
+        return RPCError.new(
+            self.error_tag,
+            self.message,
+            type_=ErrorType.APPLICATION,
+            path=self.path,
+            app_tag=self.app_tag,
+            path_namespaces=dict(self.path_namespaces),
+        )
+
+
+class SchemaValidationError(Nvo3Error):
+    """A document does not conform to the schema; ``issues`` says where and why."""
+
+    def __init__(self, issues: tuple[ValidationIssue, ...]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(i.message for i in issues))
+
+    def to_rpc_error(self) -> RPCError:
+        """The first issue as an ``<rpc-error>`` (libyang stops at the first failure)."""
+        return self.issues[0].to_rpc_error()
+
+
+# (message pattern, error-tag, default app-tag) — first match wins.
+_RULES: tuple[tuple[re.Pattern[str], ErrorTag, str | None], ...] = tuple(
+    (re.compile(pattern), tag, app_tag)
+    for pattern, tag, app_tag in (
+        (r"^Unique data leaf", ErrorTag.OPERATION_FAILED, "data-not-unique"),
+        (r"^Too many", ErrorTag.OPERATION_FAILED, "too-many-elements"),
+        (r"^Too few", ErrorTag.OPERATION_FAILED, "too-few-elements"),
+        (r"^Must condition", ErrorTag.OPERATION_FAILED, "must-violation"),
+        (r"no target instance|[Rr]equired instance", ErrorTag.DATA_MISSING, "instance-required"),
+        (r"^Mandatory choice", ErrorTag.DATA_MISSING, "missing-choice"),
+        (r"^Mandatory node", ErrorTag.DATA_MISSING, None),
+        (r"^Duplicate instance", ErrorTag.OPERATION_FAILED, "data-not-unique"),
+        (r"^List instance is missing its key", ErrorTag.MISSING_ELEMENT, None),
+        (r"^Node .* not found|^No module .* namespace", ErrorTag.UNKNOWN_ELEMENT, None),
+        (r"^Unknown XML prefix|^Unknown namespace", ErrorTag.UNKNOWN_NAMESPACE, None),
+        (r"state data|data state node", ErrorTag.INVALID_VALUE, None),
+        (r"^Invalid|^Unsatisfied|does not satisfy|^Value .* out of", ErrorTag.INVALID_VALUE, None),
+        (r"^When condition", ErrorTag.OPERATION_FAILED, None),
+    )
+)
+
+
+def _classify(message: str, apptag: str | None) -> tuple[ErrorTag, str | None]:
+    for pattern, tag, app_tag in _RULES:
+        if pattern.search(message):
+            return tag, apptag or app_tag
+    return ErrorTag.OPERATION_FAILED, apptag
+
+
+class Validator:
+    """Validates XML documents against a :class:`YangContext`.
+
+    Thread-safe: libyang records errors per thread and the context is not modified.
+    """
+
+    def __init__(self, context: YangContext) -> None:
+        self._context = context
+        self._ctx = context.libyang
+
+    def validate(self, xml: str | bytes, kind: DataKind = DataKind.CONFIG) -> None:
+        """Parse and fully validate a document (the children of a datastore root).
+
+        Args:
+            xml: top-level data nodes, serialized (siblings without a wrapper element).
+            kind: CONFIG forbids state data; OPERATIONAL allows it.
+
+        Raises:
+            SchemaValidationError: the document breaks the schema.
+        """
+        tree = self.parse(xml, kind)
+        if tree is not None:
+            tree.free()
+
+    def parse(self, xml: str | bytes, kind: DataKind = DataKind.CONFIG) -> libyang.DNode | None:
+        """Parse and validate a document, returning libyang's tree (caller frees it).
+
+        Raises:
+            SchemaValidationError: the document breaks the schema.
+        """
+        lib.ly_err_clean(self._ctx.cdata, ffi.NULL)
+        data = xml.encode("utf-8") if isinstance(xml, str) else xml
+        parse_options = lib.LYD_PARSE_STRICT
+        validate_options = 0
+        if kind is DataKind.CONFIG:
+            parse_options |= lib.LYD_PARSE_NO_STATE
+            validate_options |= lib.LYD_VALIDATE_NO_STATE
+        else:
+            # Operational data is validated per module present (a server need not
+            # report every module's state at once).
+            validate_options |= lib.LYD_VALIDATE_PRESENT
+        buffer = ffi.from_buffer("char[]", data + b"\0")
+        in_handle = ffi.new("struct ly_in **")
+        if lib.ly_in_new_memory(buffer, in_handle) != lib.LY_SUCCESS:
+            raise MemoryError("libyang could not open the input")
+        tree = ffi.new("struct lyd_node **")
+        try:
+            status = lib.lyd_parse_data(
+                self._ctx.cdata, ffi.NULL, in_handle[0], lib.LYD_XML,
+                parse_options, validate_options, tree,
+            )
+        finally:
+            lib.ly_in_free(in_handle[0], 0)
+        if status != lib.LY_SUCCESS:
+            if tree[0] != ffi.NULL:
+                lib.lyd_free_all(tree[0])
+            issues = (self._locate(issue, data) for issue in tuple(self._issues()))
+            raise SchemaValidationError(tuple(self._with_namespaces(i) for i in issues))
+        if tree[0] == ffi.NULL:
+            return None
+        return libyang.DNode.new(self._ctx, tree[0])
+
+    def _locate(self, issue: ValidationIssue, data: bytes) -> ValidationIssue:
+        """Give a missing-mandatory issue the data path libyang reports only as schema."""
+        if issue.path is not None or issue.schema_path is None:
+            return issue
+        parent_path, _, child = issue.schema_path.rpartition("/")
+        if not parent_path:
+            return issue
+        wanted = self._data_children(issue.schema_path) or {child.split(":")[-1]}
+        try:
+            tree = self._ctx.parse_data_mem(data, "xml", parse_only=True, strict=True)
+        except libyang.LibyangError:
+            return issue
+        if tree is None:
+            return issue
+        try:
+            for instance in tree.find_all(parent_path):
+                present = {
+                    ffi.string(c.schema.name).decode()
+                    for c in _iter_children(instance.cdata)
+                    if c.schema != ffi.NULL
+                }
+                if not present & wanted:
+                    suffix = "" if issue.app_tag == "missing-choice" else "/" + child
+                    return replace(issue, path=instance.path() + suffix)
+        finally:
+            tree.free()
+        return issue
+
+    def _with_namespaces(self, issue: ValidationIssue) -> ValidationIssue:
+        """Declare the namespace of every module prefix the error-path uses."""
+        if not issue.path:
+            return issue
+        pairs = []
+        for prefix in dict.fromkeys(_PATH_PREFIX.findall(issue.path)):
+            module = self._context.module(prefix)
+            if module is not None:
+                pairs.append((prefix, module.namespace))
+        return replace(issue, path_namespaces=tuple(pairs))
+
+    def _data_children(self, schema_path: str) -> set[str]:
+        """Names of the data nodes a choice's cases hold (empty for a data node)."""
+        parent_path, _, name = schema_path.rpartition("/")
+        parent = lib.lys_find_path(self._ctx.cdata, ffi.NULL, parent_path.encode(), 0)
+        if parent == ffi.NULL:
+            return set()
+        node = lib.lys_getnext(ffi.NULL, parent, ffi.NULL, lib.LYS_GETNEXT_WITHCHOICE)
+        while node != ffi.NULL and not (
+            node.nodetype == lib.LYS_CHOICE and ffi.string(node.name).decode() == name
+        ):
+            node = lib.lys_getnext(node, parent, ffi.NULL, lib.LYS_GETNEXT_WITHCHOICE)
+        if node == ffi.NULL:
+            return set()
+        names: set[str] = set()
+        last = lib.lys_getnext(ffi.NULL, node, ffi.NULL, 0)
+        while last != ffi.NULL:
+            names.add(ffi.string(last.name).decode())
+            last = lib.lys_getnext(last, node, ffi.NULL, 0)
+        return names
+
+    def _issues(self) -> Iterator[ValidationIssue]:
+        err = lib.ly_err_first(self._ctx.cdata)
+        seen = False
+        while err:
+            if err.level == lib.LY_LLERR and err.msg:
+                message = ffi.string(err.msg).decode()
+                path = ffi.string(err.path).decode() if err.path else None
+                apptag = ffi.string(err.apptag).decode() if err.apptag else None
+                tag, app_tag = _classify(message, apptag)
+                seen = True
+                yield ValidationIssue(
+                    message, _data_path(path), tag, app_tag, schema_path=_schema_path(path)
+                )
+
+            err = err.next
+        lib.ly_err_clean(self._ctx.cdata, ffi.NULL)
+        if not seen:
+            yield ValidationIssue("The data does not conform to the schema.", None,
+                                  ErrorTag.OPERATION_FAILED)
+
+
+_PATH_PREFIX = re.compile(r"(?:^|/)([A-Za-z_][\w.-]*):")
+_LOCATION = re.compile(r'(Data|Schema) location "(?P<path>[^"]*)"')
+
+
+def _data_path(path: str | None) -> str | None:
+    """The data path in libyang's location text, or None when it names only schema."""
+    if not path:
+        return None
+    data_path = None
+    for match in _LOCATION.finditer(path):
+        if match.group(1) == "Data":
+            data_path = match["path"]
+    if data_path is None and path.startswith("/"):
+        return path
+    return data_path
+
+
+def _schema_path(path: str | None) -> str | None:
+    """The schema path in libyang's location text, if any."""
+    for match in _LOCATION.finditer(path or ""):
+        if match.group(1) == "Schema":
+            return match["path"]
+    return None
+
+
+def _iter_children(node: object) -> Iterator[object]:
+    child = lib.lyd_child(node)
+    while child != ffi.NULL:
+        yield child
+        child = child.next
