@@ -125,9 +125,10 @@ class YangContext:
         else:
             wanted = list(modules)
         wanted.extend(m for m in SERVER_MODULES if m not in wanted)
-        # Errors are stored per thread for the validator; the callback (libyang-python's,
-        # feeding the "libyang" logger) is what makes libyang resolve data paths.
-        lib.ly_log_options(lib.LY_LOLOG | lib.LY_LOSTORE)
+        # Errors are only stored (per thread) for the validator, never logged: they are
+        # the peer's mistakes. Registering a callback with path=True is what makes
+        # libyang resolve the data path of each stored error.
+        lib.ly_log_options(lib.LY_LOSTORE)
         lib.ly_set_log_clb(lib.lypy_log_cb, True)
         ctx = libyang.Context(":".join(str(d) for d in dirs))
         star = ffi.new("char[]", b"*")  # kept alive while the array is in use

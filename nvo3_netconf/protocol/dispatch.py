@@ -1,0 +1,100 @@
+"""The operation table: ``(namespace, name)`` -> handler, built per server.
+
+Handlers are registered explicitly by the composition root (``server/app.py``); an
+operation nobody registered is answered ``operation-not-supported`` when its namespace
+belongs to a loaded module, and ``unknown-namespace`` otherwise (RFC 6241 Appendix A).
+
+Public names: :class:`Dispatcher`, :class:`RPCContext`, :data:`OperationHandler`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from nvo3_netconf.constants import ErrorType
+from nvo3_netconf.errors import OperationNotSupportedError, UnknownNamespaceError
+from nvo3_netconf.protocol.xml import local_name, namespace_of
+
+if TYPE_CHECKING:
+    from nvo3_netconf.protocol.session import NetconfSession
+
+
+@dataclass(frozen=True)
+class RPCContext:
+    """What a handler gets besides its operation element.
+
+    Attributes:
+        session: the requesting session (id, user, close()).
+        server: the server's shared state (datastores, schema, sessions...).
+    """
+
+    session: NetconfSession
+    server: Any
+
+
+OperationHandler = Callable[[RPCContext, etree._Element], Sequence[etree._Element] | None]
+"""Runs one operation; returns the reply's content elements, or None for ``<ok/>``."""
+
+AccessCheck = Callable[[RPCContext, str, str], None]
+"""Raises ``AccessDeniedError`` when the session may not invoke (namespace, name)."""
+
+
+class Dispatcher:
+    """Looks up and runs handlers.
+
+    Args:
+        handlers: ``(namespace, name)`` -> handler.
+        server: passed to every handler in its :class:`RPCContext`.
+        known_namespaces: namespaces of the loaded modules.
+        access_check: optional NACM exec check, run before the handler.
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[tuple[str, str], OperationHandler],
+        *,
+        server: Any,
+        known_namespaces: set[str],
+        access_check: AccessCheck | None = None,
+    ) -> None:
+        self._handlers = dict(handlers)
+        self._server = server
+        self._known = known_namespaces
+        self._access_check = access_check
+
+    def operations(self) -> list[tuple[str, str]]:
+        """Every registered ``(namespace, name)``."""
+        return list(self._handlers)
+
+    def dispatch(
+        self, session: NetconfSession, operation: etree._Element
+    ) -> Sequence[etree._Element] | None:
+        """Run the handler of ``operation``.
+
+        Raises:
+            RPCError: unknown operation, access denied, or the handler's own refusal.
+        """
+        namespace = namespace_of(operation) or ""
+        name = local_name(operation)
+        handler = self._handlers.get((namespace, name))
+        if handler is None:
+            if namespace not in self._known:
+                raise UnknownNamespaceError(
+                    f"The operation <{name}> is in namespace {namespace!r}, which no module "
+                    "of this server defines.",
+                    type_=ErrorType.PROTOCOL,
+                    info={"bad-element": name, "bad-namespace": namespace},
+                )
+            raise OperationNotSupportedError(
+                f"The operation <{name}> is not supported by this server.",
+                type_=ErrorType.PROTOCOL,
+                info={"bad-element": name},
+            )
+        context = RPCContext(session, self._server)
+        if self._access_check is not None:
+            self._access_check(context, namespace, name)
+        return handler(context, operation)

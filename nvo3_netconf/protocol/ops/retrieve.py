@@ -1,0 +1,119 @@
+"""``<get>`` and ``<get-config>`` (RFC 6241 sec. 7.1, 7.7) with subtree and XPath filters
+(sec. 6, 8.9) and RFC 6243 with-defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+from nvo3_netconf.constants import NS_NC, Datastore
+from nvo3_netconf.protocol.defaults import apply_with_defaults
+from nvo3_netconf.protocol.dispatch import RPCContext
+from nvo3_netconf.protocol.filters import apply_filter
+from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
+from nvo3_netconf.protocol.xml import find_child
+from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
+
+ALL_DATASTORES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
+
+
+def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
+    """``<get-config>``: configuration of one datastore, filtered."""
+    source = datastore_param(op, "source", ALL_DATASTORES)
+    assert isinstance(source, Datastore)
+    flt = find_child(op, NS_NC, "filter")
+    mode = with_defaults_param(op)
+    schema: SchemaTree = ctx.server.schema
+    tree = ctx.server.datastores.tree(source)
+    tree = apply_with_defaults(tree, schema, mode, config_only=True)
+    return [_filtered(tree, flt, schema)]
+
+
+def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
+    """``<get>``: running configuration and state data, filtered."""
+    flt = find_child(op, NS_NC, "filter")
+    mode = with_defaults_param(op)
+    schema: SchemaTree = ctx.server.schema
+    running = ctx.server.datastores.tree(Datastore.RUNNING)
+    running = apply_with_defaults(running, schema, mode, config_only=False)
+    state = ctx.server.operational_tree(ctx.session, flt)
+    config_part = _filtered(running, flt, schema)
+    state_part = _filtered(state, flt, schema)
+    merge_trees(config_part, state_part, schema.roots)
+    return [config_part]
+
+
+def _filtered(tree: etree._Element, flt: etree._Element | None, schema: SchemaTree) -> etree._Element:
+    result = apply_filter(tree, flt, keys_of=_keys_callback(schema))
+    result.tag = f"{{{NS_NC}}}data"
+    return result
+
+
+def _keys_callback(schema: SchemaTree):  # type: ignore[no-untyped-def]
+    def keys_of(element: etree._Element) -> tuple[str, ...]:
+        node = schema_node_of(element, schema)
+        if node is None or node.kind is not NodeKind.LIST:
+            return ()
+        return tuple(f"{{{node.namespace}}}{key}" for key in node.keys)
+
+    return keys_of
+
+
+def schema_node_of(element: etree._Element, schema: SchemaTree) -> SchemaNode | None:
+    """The schema node of a data element (walking up to its top-level ancestor)."""
+    chain = []
+    current: etree._Element | None = element
+    while current is not None and current.tag != f"{{{NS_NC}}}data":
+        chain.append(current)
+        current = current.getparent()
+    node: SchemaNode | None = None
+    nodes = schema.roots
+    for item in reversed(chain):
+        qname = etree.QName(item)
+        node = nodes.get((qname.namespace or "", qname.localname))
+        if node is None:
+            return None
+        nodes = node.children
+    return node
+
+
+def merge_trees(
+    target: etree._Element, source: etree._Element, nodes: dict[tuple[str, str], SchemaNode]
+) -> None:
+    """Merge ``source``'s children into ``target`` (state beside configuration).
+
+    Containers merge recursively; list entries merge when their keys match; anything
+    else is appended. ``source`` is consumed.
+    """
+    index: dict[tuple, etree._Element] = {}
+    for child in target:
+        if isinstance(child.tag, str):
+            index.setdefault(_identity(child, nodes), child)
+    for child in list(source):
+        if not isinstance(child.tag, str):
+            continue
+        identity = _identity(child, nodes)
+        existing = index.get(identity)
+        node = nodes.get(identity[0]) if identity else None
+        if existing is not None and node is not None and node.kind in (
+            NodeKind.CONTAINER, NodeKind.LIST
+        ):
+            merge_trees(existing, child, node.children)
+        else:
+            target.append(child)
+            index.setdefault(identity, child)
+
+
+def _identity(element: etree._Element, nodes: dict[tuple[str, str], SchemaNode]) -> tuple:
+    qname = etree.QName(element)
+    key = (qname.namespace or "", qname.localname)
+    node = nodes.get(key)
+    if node is None or node.kind is not NodeKind.LIST:
+        if node is not None and node.kind is NodeKind.LEAF_LIST:
+            return (key, element.text)
+        return (key,)
+    values = tuple(
+        (element.findtext(f"{{{node.namespace}}}{k}") or "").strip() for k in node.keys
+    )
+    return (key, values)

@@ -1,0 +1,262 @@
+"""One NETCONF session: hello exchange, framing, rpc dispatch and replies.
+
+Implements RFC 6241 sec. 8.1 (capability exchange; base:1.1 chosen when both peers
+announce it, else base:1.0; a session without a common base version is closed),
+sec. 4.1-4.3 (every ``<rpc>`` answered, attributes echoed, failures as ``<rpc-error>``),
+and RFC 6242 sec. 4 (framing switches to chunked right after the hellos when base:1.1
+is in use). Framing errors answer ``malformed-message`` under base:1.1 and close the
+session under base:1.0, where no reply can be framed reliably.
+
+The session is sans-I/O: bytes come in through :meth:`NetconfSession.data_received`;
+bytes go out through the :class:`Link` it was given. It is the error boundary: an
+``RPCError`` becomes XML; anything else is logged and answered with a generic
+``operation-failed`` that reveals nothing of the server's internals.
+
+Public names: :class:`NetconfSession`, :class:`Link`, :class:`SessionInfo`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lxml import etree
+
+from nvo3_netconf.constants import CAP_BASE_10, CAP_BASE_11, ErrorType, FramingVersion
+from nvo3_netconf.errors import (
+    FramingError,
+    MalformedMessageError,
+    OperationFailedError,
+    RPCError,
+    RPCErrors,
+)
+from nvo3_netconf.protocol.messages import (
+    build_hello,
+    build_rpc_error_reply,
+    build_rpc_reply,
+    parse_hello,
+    parse_rpc,
+    rpc_attributes,
+)
+from nvo3_netconf.protocol.xml import parse_xml
+from nvo3_netconf.transport.framing import FrameDecoder, encode_message
+
+logger = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    """The transport side of a session."""
+
+    def send(self, data: bytes) -> bool:
+        """Send framed bytes; False when the peer is gone."""
+
+    def close(self) -> None:
+        """Close the channel."""
+
+
+@dataclass
+class SessionInfo:
+    """What the rest of the server knows about a session (RFC 6022 sec. 2.1.3).
+
+    Attributes:
+        session_id: the id sent in the server's hello.
+        user: the authenticated user name.
+        peer: the peer's address.
+        transport: the transport identity (``netconf-ssh``).
+        login_time: when the session started (epoch seconds).
+        in_rpcs / in_bad_rpcs / out_rpc_errors / out_notifications: RFC 6022 counters.
+    """
+
+    session_id: int
+    user: str
+    peer: str
+    transport: str = "netconf-ssh"
+    login_time: float = 0.0
+    in_rpcs: int = 0
+    in_bad_rpcs: int = 0
+    out_rpc_errors: int = 0
+    out_notifications: int = 0
+    capabilities: tuple[str, ...] = field(default_factory=tuple)
+
+
+Handler = Callable[["NetconfSession", etree._Element], Sequence[etree._Element] | None]
+"""An operation handler: returns reply content elements, or None for ``<ok/>``."""
+
+
+class Dispatcher(Protocol):
+    """Finds and runs the handler of an operation (see ``protocol/dispatch.py``)."""
+
+    def dispatch(self, session: NetconfSession, operation: etree._Element) -> (
+        Sequence[etree._Element] | None
+    ):
+        """Run the operation; raise RPCError / RPCErrors to refuse it."""
+
+
+class NetconfSession:
+    """The protocol state of one session.
+
+    Args:
+        info: the session's identity and counters.
+        link: where framed bytes go.
+        capabilities: the server's capabilities for the hello.
+        dispatcher: runs operations.
+        on_close: called once when the session ends (locks, confirmed commits...).
+        max_message_size: largest message accepted from the peer.
+    """
+
+    def __init__(
+        self,
+        *,
+        info: SessionInfo,
+        link: Link,
+        capabilities: Sequence[str],
+        dispatcher: Dispatcher,
+        on_close: Callable[[NetconfSession], None],
+        max_message_size: int,
+    ) -> None:
+        self.info = info
+        self._link = link
+        self._capabilities = tuple(capabilities)
+        self._dispatcher = dispatcher
+        self._on_close = on_close
+        self._decoder = FrameDecoder(max_message_size=max_message_size)
+        self._framing = FramingVersion.EOM
+        self._hello_done = False
+        self._closing = False
+        self._close_requested = False
+        self._ended = threading.Event()
+        self._log = logging.LoggerAdapter(
+            logger, {"session_id": info.session_id, "user": info.user, "peer": info.peer}
+        )
+
+    @property
+    def session_id(self) -> int:
+        """The session's id."""
+        return self.info.session_id
+
+    @property
+    def user(self) -> str:
+        """The authenticated user."""
+        return self.info.user
+
+    @property
+    def established(self) -> bool:
+        """True once both hellos were exchanged."""
+        return self._hello_done
+
+    def start(self) -> None:
+        """Send the server's hello (RFC 6241 sec. 8.1: both sides send at once)."""
+        self._send(build_hello(self._capabilities, self.info.session_id))
+
+    # ------------------------------------------------------------ from the peer
+    def data_received(self, data: bytes) -> None:
+        """Handle bytes from the peer; replies are sent before this returns."""
+        if self._closing:
+            return
+        try:
+            self._decoder.receive_data(data)
+            while not self._closing:
+                message = self._decoder.next_message()
+                if message is None:
+                    break
+                self._handle_message(message)
+        except FramingError as error:
+            self._log.info("framing error: %s", error)
+            if self._hello_done and self._framing is FramingVersion.CHUNKED:
+                self._send_errors({}, [MalformedMessageError(f"Invalid chunked framing: {error}")])
+            self.close()
+
+    def connection_lost(self) -> None:
+        """The transport closed; release what the session held (once)."""
+        if self._ended.is_set():
+            return
+        self._ended.set()
+        self._closing = True
+        self._on_close(self)
+
+    # ------------------------------------------------------------- to the peer
+    def send_message(self, body: bytes) -> bool:
+        """Send one complete message (a notification) with the session's framing."""
+        if not self._hello_done or self._closing:
+            return False
+        return self._send(body)
+
+    def close_after_reply(self) -> None:
+        """Close the session once the reply of the current rpc is sent (close-session)."""
+        self._close_requested = True
+
+    def close(self) -> None:
+        """End the session: close the channel (the transport reports the loss)."""
+        self._closing = True
+        self._link.close()
+
+    # ---------------------------------------------------------------- internals
+    def _send(self, body: bytes) -> bool:
+        return self._link.send(encode_message(body, self._framing))
+
+    def _handle_message(self, message: bytes) -> None:
+        if not self._hello_done:
+            self._handle_hello(message)
+            return
+        self.info.in_rpcs += 1
+        try:
+            root = parse_xml(message)
+        except MalformedMessageError as error:
+            self.info.in_bad_rpcs += 1
+            self._log.info("malformed message: %s", error.message)
+            if self._framing is FramingVersion.CHUNKED:
+                self._send_errors({}, [error])
+            else:
+                self.close()
+            return
+        try:
+            request = parse_rpc(root)
+        except RPCError as error:
+            self.info.in_bad_rpcs += 1
+            self._send_errors(rpc_attributes(root), [error])
+            return
+        try:
+            body = self._dispatcher.dispatch(self, request.operation)
+        except RPCErrors as errors:
+            self._send_errors(request.attributes, errors.errors)
+            return
+        except RPCError as error:
+            self._send_errors(request.attributes, [error])
+            return
+        except Exception:  # the error boundary: never leak internals to the peer
+            self._log.exception("operation %s failed", request.name)
+            self._send_errors(
+                request.attributes,
+                [OperationFailedError("The server failed to process the request.",
+                                      type_=ErrorType.APPLICATION)],
+            )
+            return
+        self._send(build_rpc_reply(request.attributes, list(body or ())))
+        if self._close_requested:
+            self.close()
+
+    def _handle_hello(self, message: bytes) -> None:
+        try:
+            hello = parse_hello(parse_xml(message), from_server=False)
+        except RPCError as error:
+            self._log.info("bad hello, closing: %s", error.message)
+            self.close()
+            return
+        if CAP_BASE_11 in hello.capabilities and CAP_BASE_11 in self._capabilities:
+            self._framing = FramingVersion.CHUNKED
+            self._decoder.switch_to_chunked()
+        elif CAP_BASE_10 not in hello.capabilities:
+            self._log.info("no common base version with the client, closing")
+            self.close()
+            return
+        self.info.capabilities = hello.capabilities
+        self._hello_done = True
+        self._log.info("session established (base:%s)", self._framing.value)
+
+    def _send_errors(self, attributes: dict[str, str] | object, errors: Sequence[RPCError]) -> None:
+        self.info.out_rpc_errors += 1
+        assert isinstance(attributes, dict) or hasattr(attributes, "items")
+        self._send(build_rpc_error_reply(attributes, errors))  # type: ignore[arg-type]

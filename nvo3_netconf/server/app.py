@@ -1,0 +1,176 @@
+"""The composition root of the NVE agent: ``build_server(config)``.
+
+Builds the YANG context, schema view, validator, datastores, scheduler, confirmed
+commits, the operation table and the SSH listener, and hands each to what needs it.
+:class:`RunningServer` is a context manager owning all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from nvo3_netconf.constants import (
+    CAP_BASE_10,
+    CAP_BASE_11,
+    CAP_CANDIDATE,
+    CAP_CONFIRMED_COMMIT,
+    CAP_ROLLBACK_ON_ERROR,
+    CAP_STARTUP,
+    CAP_VALIDATE,
+    CAP_WITH_DEFAULTS,
+    CAP_WRITABLE_RUNNING,
+    CAP_XPATH,
+    NS_MONITORING,
+    NS_NC,
+)
+from nvo3_netconf.datastore.confirmed import ConfirmedCommits
+from nvo3_netconf.datastore.persist import DatastoreFiles
+from nvo3_netconf.datastore.store import DatastoreManager
+from nvo3_netconf.protocol.dispatch import OperationHandler
+from nvo3_netconf.protocol.ops import commit, edit, lock, retrieve, schema, session_ops
+from nvo3_netconf.scheduler import Clock, Scheduler
+from nvo3_netconf.schema import SchemaTree, Validator, YangContext
+from nvo3_netconf.server.auth import UserDatabase
+from nvo3_netconf.server.config import ServerConfig
+from nvo3_netconf.server.core import NetconfServer
+from nvo3_netconf.transport.ssh import ChannelLink, PeerInfo, SSHServer, load_or_create_host_key
+
+logger = logging.getLogger(__name__)
+
+
+def base_handlers() -> dict[tuple[str, str], OperationHandler]:
+    """The operations of RFC 6241, RFC 6022 get-schema, in one explicit table."""
+    nc = NS_NC
+    return {
+        (nc, "get"): retrieve.get,
+        (nc, "get-config"): retrieve.get_config,
+        (nc, "edit-config"): edit.edit_config,
+        (nc, "copy-config"): edit.copy_config,
+        (nc, "delete-config"): edit.delete_config,
+        (nc, "validate"): edit.validate,
+        (nc, "lock"): lock.lock,
+        (nc, "unlock"): lock.unlock,
+        (nc, "commit"): commit.commit,
+        (nc, "discard-changes"): commit.discard_changes,
+        (nc, "cancel-commit"): commit.cancel_commit,
+        (nc, "close-session"): session_ops.close_session,
+        (nc, "kill-session"): session_ops.kill_session,
+        (NS_MONITORING, "get-schema"): schema.get_schema,
+    }
+
+
+def capabilities_for(yang: YangContext) -> list[str]:
+    """The hello capabilities: protocol ones plus a module URI per module (RFC 7950 5.6.4)."""
+    caps = [
+        CAP_BASE_10,
+        CAP_BASE_11,
+        CAP_WRITABLE_RUNNING,
+        CAP_CANDIDATE,
+        CAP_CONFIRMED_COMMIT,
+        "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
+        CAP_ROLLBACK_ON_ERROR,
+        CAP_VALIDATE,
+        "urn:ietf:params:netconf:capability:validate:1.0",
+        CAP_STARTUP,
+        CAP_XPATH,
+        f"{CAP_WITH_DEFAULTS}?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+    ]
+    for module in yang.modules:
+        if not module.implemented or module.name in ("yang", "ietf-yang-schema-mount"):
+            continue
+        uri = f"{module.namespace}?module={module.name}"
+        if module.revision:
+            uri += f"&revision={module.revision}"
+        if module.features:
+            uri += "&features=" + ",".join(module.features)
+        caps.append(uri)
+    return caps
+
+
+class RunningServer:
+    """A started NVE agent; stop it with :meth:`stop` or a ``with`` block.
+
+    Attributes:
+        address: the bound (host, port).
+        netconf: the shared server state.
+    """
+
+    def __init__(self, netconf: NetconfServer, ssh: SSHServer, yang: YangContext) -> None:
+        self.netconf = netconf
+        self._ssh = ssh
+        self._yang = yang
+        self.address = ssh.start()
+
+    def stop(self) -> None:
+        """Close sessions, stop listening and timers, free the YANG context."""
+        self._ssh.stop()
+        self.netconf.close_all()
+        self.netconf.scheduler.stop()
+        logger.info("NVE agent stopped")
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def build_server(
+    config: ServerConfig, *, users: UserDatabase | None = None, clock: Clock | None = None
+) -> RunningServer:
+    """Build and start the agent described by ``config``.
+
+    Args:
+        config: the resolved configuration.
+        users: accounts (default: read ``config.users_file``).
+        clock: time source (tests inject a manual clock).
+
+    Returns:
+        The running server.
+
+    Raises:
+        ConfigError: a setting, a module or a stored datastore is invalid.
+    """
+    if users is None:
+        if config.users_file is None:
+            from nvo3_netconf.errors import ConfigError
+
+            raise ConfigError("a users file is required: there is no anonymous access")
+        users = UserDatabase.from_file(config.users_file)
+    yang = YangContext.load([d for d in config.search_dirs() if d.is_dir()])
+    schema_tree = SchemaTree(yang)
+    files = DatastoreFiles(config.state_dir)
+    datastores = DatastoreManager(
+        validator=Validator(yang),
+        schema=schema_tree,
+        files=files,
+        load_startup=config.load == "startup",
+    )
+    scheduler = Scheduler(clock)
+    confirmed = ConfirmedCommits(datastores, scheduler, files)
+    netconf = NetconfServer(
+        yang=yang,
+        schema=schema_tree,
+        datastores=datastores,
+        scheduler=scheduler,
+        confirmed=confirmed,
+        capabilities=capabilities_for(yang),
+        handlers=base_handlers(),
+        max_message_size=config.max_message_size,
+    )
+
+    def new_session(link: ChannelLink, peer: PeerInfo) -> object:
+        return netconf.open_session(link, peer.user, peer.host)
+
+    ssh = SSHServer(
+        host=config.listen,
+        port=config.port,
+        host_key=load_or_create_host_key(config.host_key_path),
+        authenticator=users,
+        session_factory=new_session,  # type: ignore[arg-type]
+    )
+    return RunningServer(netconf, ssh, yang)

@@ -1,0 +1,120 @@
+"""Configuration of the NVE agent: frozen dataclasses loaded from TOML.
+
+Precedence (highest first): command-line flag, ``NVO3_*`` environment variable, file,
+default; the CLI resolves it once and passes a :class:`ServerConfig`.
+
+Example file::
+
+    listen = "127.0.0.1"
+    port = 830
+    state-dir = "/var/lib/nvo3-nve"
+    users-file = "/etc/nvo3-nve/users.toml"
+    yang-dirs = ["/usr/share/nvo3/extra-yang"]
+    load = "running"            # or "startup"
+    max-message-size = 67108864
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from nvo3_netconf.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_YANG_DIR = PACKAGE_ROOT / "yang"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``build_server`` needs.
+
+    Attributes:
+        listen: address to bind.
+        port: TCP port (830 is the IANA NETCONF-over-SSH port; 0 picks a free one).
+        state_dir: where running, startup, the host key and logs of commits live.
+        users_file: TOML users file (see ``server/auth.py``).
+        host_key: host key path (default ``state_dir/ssh_host_key``; created if absent).
+        yang_dirs: extra directories whose modules are loaded and served.
+        own_yang_dir: the project's modules (``yang/``, with ``yang/standard``).
+        load: ``running`` (resume the last committed running) or ``startup``.
+        max_message_size: largest message accepted from a peer, in bytes.
+    """
+
+    listen: str = "127.0.0.1"
+    port: int = 830
+    state_dir: Path = Path("/var/lib/nvo3-nve")
+    users_file: Path | None = None
+    host_key: Path | None = None
+    yang_dirs: tuple[Path, ...] = ()
+    own_yang_dir: Path = DEFAULT_YANG_DIR
+    load: str = "running"
+    max_message_size: int = 64 * 1024 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host_key_path(self) -> Path:
+        """Where the host key is kept."""
+        return self.host_key or self.state_dir / "ssh_host_key"
+
+    def search_dirs(self) -> list[Path]:
+        """The YANG directories to load, ours first."""
+        return [self.own_yang_dir, self.own_yang_dir / "standard", *self.yang_dirs]
+
+    @classmethod
+    def from_toml(cls, path: Path, **overrides: Any) -> ServerConfig:
+        """Read a TOML file (keys with dashes) and apply ``overrides`` (non-None values).
+
+        Raises:
+            ConfigError: unreadable file, unknown key or wrong type.
+        """
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"cannot read {path}: {error}") from None
+        return cls.from_mapping(raw, base=path.parent).with_overrides(**overrides)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], *, base: Path = Path(".")) -> ServerConfig:
+        """Build from a mapping with TOML key names; relative paths are taken from ``base``."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = key.replace("-", "_")
+            if name not in known:
+                extra[key] = value
+                continue
+            values[name] = value
+        for name in ("state_dir", "users_file", "host_key", "own_yang_dir"):
+            if name in values:
+                values[name] = (base / Path(values[name])).resolve()
+        if "yang_dirs" in values:
+            values["yang_dirs"] = tuple((base / Path(p)).resolve() for p in values["yang_dirs"])
+        try:
+            config = cls(**values, extra=extra)
+        except TypeError as error:
+            raise ConfigError(str(error)) from None
+        config.check()
+        return config
+
+    def with_overrides(self, **overrides: Any) -> ServerConfig:
+        """A copy with every non-None override applied."""
+        config = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Reject impossible settings.
+
+        Raises:
+            ConfigError: a setting is out of range.
+        """
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of 0..65535")
+        if self.load not in ("running", "startup"):
+            raise ConfigError(f"load must be 'running' or 'startup', not {self.load!r}")
+        if self.max_message_size < 4096:
+            raise ConfigError("max-message-size must be at least 4096 bytes")

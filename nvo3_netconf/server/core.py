@@ -1,0 +1,170 @@
+"""The state one NETCONF server shares between its sessions.
+
+:class:`NetconfServer` is what operation handlers see as ``ctx.server``: the YANG
+context and schema view, the datastores, confirmed commits, the session registry
+(kill-session, RFC 6241 sec. 7.9), capabilities (sec. 8) and the operational data of
+``<get>`` (RFC 6022 monitoring, RFC 8525 YANG library, plus registered providers).
+It owns no socket: ``server/app.py`` wires it to the SSH transport.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from lxml import etree
+
+from nvo3_netconf.constants import NS_NC, Datastore
+from nvo3_netconf.datastore.confirmed import ConfirmedCommits
+from nvo3_netconf.datastore.store import CommitEvent, DatastoreManager, empty_tree
+from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
+from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
+from nvo3_netconf.scheduler import Scheduler
+from nvo3_netconf.schema import SchemaTree, YangContext
+from nvo3_netconf.server.monitoring import netconf_state
+
+logger = logging.getLogger(__name__)
+
+StateProvider = Callable[[NetconfSession], Sequence[etree._Element]]
+"""Returns top-level operational data elements for ``<get>`` (fresh elements)."""
+
+
+class NetconfServer:
+    """Sessions, datastores and everything else the operations act on.
+
+    Args:
+        yang: the compiled YANG context.
+        schema: the schema view of ``yang``.
+        datastores: running, candidate, startup.
+        scheduler: timers (confirmed commit...).
+        confirmed: confirmed-commit state.
+        capabilities: the hello capabilities.
+        handlers: the operation table.
+        max_message_size: largest message accepted from a peer.
+    """
+
+    def __init__(
+        self,
+        *,
+        yang: YangContext,
+        schema: SchemaTree,
+        datastores: DatastoreManager,
+        scheduler: Scheduler,
+        confirmed: ConfirmedCommits,
+        capabilities: Sequence[str],
+        handlers: dict[tuple[str, str], OperationHandler],
+        max_message_size: int,
+    ) -> None:
+        self.yang = yang
+        self.schema = schema
+        self.datastores = datastores
+        self.scheduler = scheduler
+        self.confirmed = confirmed
+        self.capabilities = tuple(capabilities)
+        self.max_message_size = max_message_size
+        self.start_time = scheduler.clock.time()
+        self._ids = itertools.count(1)
+        self._sessions: dict[int, NetconfSession] = {}
+        self._lock = threading.Lock()
+        self._state_providers: list[StateProvider] = []
+        self._lock_times: dict[Datastore, float] = {}
+        self.counters = {"in-sessions": 0, "dropped-sessions": 0, "in-bad-hellos": 0}
+        self._content_id = 1
+        known = {m.namespace for m in yang.modules} | {NS_NC}
+        self.dispatcher = Dispatcher(handlers, server=self, known_namespaces=known)
+        datastores.add_listener(self._on_commit)
+
+    # ---------------------------------------------------------------- sessions
+    def open_session(self, link: Link, user: str, peer: str) -> NetconfSession:
+        """Create, register and start a session for a new channel."""
+        info = SessionInfo(
+            session_id=next(self._ids), user=user, peer=peer,
+            login_time=self.scheduler.clock.time(),
+        )
+        session = NetconfSession(
+            info=info,
+            link=link,
+            capabilities=self.capabilities,
+            dispatcher=self.dispatcher,
+            on_close=self._session_closed,
+            max_message_size=self.max_message_size,
+        )
+        with self._lock:
+            self._sessions[info.session_id] = session
+            self.counters["in-sessions"] += 1
+        session.start()
+        return session
+
+    def sessions(self) -> list[NetconfSession]:
+        """The open sessions."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    def kill_session(self, session_id: int, *, killed_by: int) -> bool:
+        """Abort a session (RFC 6241 sec. 7.9); False when there is no such session."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            return False
+        logger.info("session %s killed by session %s", session_id, killed_by)
+        with self._lock:
+            self.counters["dropped-sessions"] += 1
+        session.close()
+        # Release at once; the transport's later report is then a no-op.
+        session.connection_lost()
+        return True
+
+    def _session_closed(self, session: NetconfSession) -> None:
+        with self._lock:
+            self._sessions.pop(session.session_id, None)
+        self.datastores.release_session(session.session_id)
+        self.confirmed.session_ended(session.session_id)
+        logger.info("session %s of %s closed", session.session_id, session.user)
+
+    def close_all(self) -> None:
+        """Close every session (shutdown)."""
+        for session in self.sessions():
+            session.close()
+            session.connection_lost()
+
+    # --------------------------------------------------------- operational data
+    def add_state_provider(self, provider: StateProvider) -> None:
+        """Contribute operational data to ``<get>``."""
+        self._state_providers.append(provider)
+
+    def operational_tree(self, session: NetconfSession, flt: etree._Element | None) -> etree._Element:
+        """Every piece of state data, in a fresh ``<data>`` tree."""
+        tree = empty_tree()
+        tree.append(self._monitoring())
+        for element in etree.fromstring(
+            f"<x>{self.yang.yang_library_xml(str(self._content_id))}</x>"
+        ):
+            tree.append(element)
+        for provider in self._state_providers:
+            for element in provider(session):
+                tree.append(element)
+        return tree
+
+    def _monitoring(self) -> etree._Element:
+        sessions = [s.info for s in self.sessions()]
+        counters = dict(self.counters)
+        for name, attr in (("in-rpcs", "in_rpcs"), ("in-bad-rpcs", "in_bad_rpcs"),
+                           ("out-rpc-errors", "out_rpc_errors"),
+                           ("out-notifications", "out_notifications")):
+            counters[name] = counters.get(name, 0) + sum(getattr(s, attr) for s in sessions)
+        locks = self.datastores.locks()
+        return netconf_state(
+            capabilities=self.capabilities,
+            locks=locks,
+            lock_times=self._lock_times,
+            modules=[m for m in self.yang.modules if m.implemented or m.filepath],
+            sessions=sessions,
+            start_time=self.start_time,
+            counters=counters,
+        )
+
+    def _on_commit(self, event: CommitEvent) -> None:
+        logger.info("%s changed by session %s (%d changes)", event.datastore.value,
+                    event.session_id, len(event.changes))

@@ -1,0 +1,295 @@
+"""NETCONF over SSH (RFC 6242): listener, authentication and the ``netconf`` subsystem.
+
+Built on paramiko, the SSH engine of the ``netconf`` package. We do not use that
+package's ``sshutil.server.SSHServer``: it binds every address of the host (no listen
+address), polls ``accept`` with a one-second timeout, and hands whole messages to its
+own framer; here the listener binds the configured address (port 0 for tests), the
+subsystem request itself starts the session, and the bytes go to our sans-I/O framer
+(:mod:`nvo3_netconf.transport.framing`) through the injected session factory.
+
+This module only moves bytes between channels and sessions: authentication decisions
+belong to an :class:`Authenticator`, protocol decisions to the session.
+
+Public names: :class:`SSHServer`, :class:`Authenticator`, :class:`SessionHandler`,
+:class:`ChannelLink`, :data:`SessionFactory`, :func:`load_or_create_host_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import paramiko
+
+logger = logging.getLogger(__name__)
+
+RECV_SIZE = 256 * 1024
+
+
+class Authenticator(Protocol):
+    """Decides who may log in (RFC 6242 sec. 6: the SSH user is the NETCONF username)."""
+
+    def check_password(self, user: str, password: str, peer: str) -> bool:
+        """True when ``password`` is right for ``user``."""
+
+    def check_public_key(self, user: str, key: paramiko.PKey, peer: str) -> bool:
+        """True when ``key`` is one of ``user``'s authorized keys."""
+
+    def methods(self, user: str) -> str:
+        """Comma-separated SSH methods offered to ``user`` ("password,publickey")."""
+
+
+class SessionHandler(Protocol):
+    """What the transport drives for one NETCONF session (one SSH channel)."""
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the peer, in order, as they arrive."""
+
+    def connection_lost(self) -> None:
+        """The channel closed; called exactly once."""
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """Who is on the other end of a session.
+
+    Attributes:
+        user: the authenticated SSH user.
+        host: the peer's address.
+        port: the peer's port.
+    """
+
+    user: str
+    host: str
+    port: int
+
+
+class ChannelLink:
+    """The session's handle on its channel: send bytes, close."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self._channel = channel
+        self._send_lock = threading.Lock()
+        self._closed = threading.Event()
+
+    def send(self, data: bytes) -> bool:
+        """Send all of ``data``; False when the channel is already gone."""
+        if self._closed.is_set():
+            return False
+        try:
+            with self._send_lock:
+                self._channel.sendall(data)
+            return True
+        except (OSError, EOFError, paramiko.SSHException):
+            self.close()
+            return False
+
+    def close(self) -> None:
+        """Close the channel (unblocks the reader, which then reports the loss)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self._channel.close()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+
+    @property
+    def closed(self) -> bool:
+        """True once closed by either side."""
+        return self._closed.is_set()
+
+
+SessionFactory = Callable[[ChannelLink, PeerInfo], SessionHandler]
+"""Builds the protocol session for a new ``netconf`` subsystem channel."""
+
+
+class _ServerInterface(paramiko.ServerInterface):
+    """paramiko's per-connection callbacks, forwarding decisions to the Authenticator."""
+
+    def __init__(self, server: SSHServer, peer: tuple[str, int]) -> None:
+        self._server = server
+        self._peer = peer
+        self.user: str | None = None
+
+    def get_allowed_auths(self, username: str) -> str:
+        return self._server.authenticator.methods(username)
+
+    def check_auth_none(self, username: str) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        if self._server.authenticator.check_password(username, password, self._peer[0]):
+            self.user = username
+            return paramiko.AUTH_SUCCESSFUL
+        logger.info("password authentication failed for %r from %s", username, self._peer[0])
+        return paramiko.AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if self._server.authenticator.check_public_key(username, key, self._peer[0]):
+            self.user = username
+            return paramiko.AUTH_SUCCESSFUL
+        return paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if name != "netconf" or self.user is None:
+            return False
+        peer = PeerInfo(self.user, self._peer[0], self._peer[1])
+        self._server._start_session(channel, peer)
+        return True
+
+
+class SSHServer:
+    """A listening SSH server whose ``netconf`` subsystem channels become sessions.
+
+    Args:
+        host: address to bind (``127.0.0.1``, ``::``...).
+        port: port to bind; 0 picks a free one (see :attr:`address`).
+        host_key: the server's private host key.
+        authenticator: decides logins.
+        session_factory: builds a session for each ``netconf`` channel.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        host_key: paramiko.PKey,
+        authenticator: Authenticator,
+        session_factory: SessionFactory,
+    ) -> None:
+        self.authenticator = authenticator
+        self._host_key = host_key
+        self._session_factory = session_factory
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(128)
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self._transports: set[paramiko.Transport] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, name="ssh-accept", daemon=True)
+
+    def start(self) -> tuple[str, int]:
+        """Start accepting connections; returns the bound (host, port)."""
+        self._thread.start()
+        logger.info("NETCONF over SSH listening on %s port %s", *self.address)
+        return self.address
+
+    def stop(self) -> None:
+        """Stop listening and close every connection."""
+        self._stopping.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        with self._lock:
+            transports = list(self._transports)
+        for transport in transports:
+            transport.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, addr = self._sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(
+                target=self._serve_connection, args=(conn, addr), name="ssh-conn", daemon=True
+            ).start()
+
+    def _serve_connection(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(self._host_key)
+        transport.set_keepalive(30)
+        with self._lock:
+            if self._stopping.is_set():
+                conn.close()
+                return
+            self._transports.add(transport)
+        try:
+            transport.start_server(server=_ServerInterface(self, (addr[0], addr[1])))
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            logger.info("SSH negotiation with %s failed: %s", addr[0], error)
+            transport.close()
+            with self._lock:
+                self._transports.discard(transport)
+            return
+        transport.join()
+        with self._lock:
+            self._transports.discard(transport)
+
+    def _start_session(self, channel: paramiko.Channel, peer: PeerInfo) -> None:
+        link = ChannelLink(channel)
+        threading.Thread(
+            target=self._run_session, args=(channel, link, peer), name="netconf-session",
+            daemon=True,
+        ).start()
+
+    def _run_session(self, channel: paramiko.Channel, link: ChannelLink, peer: PeerInfo) -> None:
+        handler = self._session_factory(link, peer)
+        try:
+            while True:
+                try:
+                    data = channel.recv(RECV_SIZE)
+                except (OSError, EOFError, paramiko.SSHException):
+                    break
+                if not data:
+                    break
+                handler.data_received(data)
+                if link.closed:
+                    break
+        except Exception:  # never let one session's bug take the listener down
+            logger.exception("session of %s failed", peer.user)
+        finally:
+            link.close()
+            handler.connection_lost()
+            transport = channel.get_transport()
+            if transport is not None and not _has_open_channels(transport):
+                transport.close()
+
+
+def _has_open_channels(transport: paramiko.Transport) -> bool:
+    channels = getattr(transport, "_channels", None)
+    values = channels.values() if channels is not None else []
+    return any(not ch.closed for ch in values)
+
+
+def load_or_create_host_key(path: Path) -> paramiko.PKey:
+    """Load the host key at ``path``, creating an ECDSA P-256 key (mode 0600) if absent.
+
+    The key is kept across restarts so clients' known_hosts entries stay valid.
+    """
+    if path.exists():
+        for key_class in (paramiko.ECDSAKey, paramiko.Ed25519Key, paramiko.RSAKey):
+            try:
+                return key_class.from_private_key_file(str(path))
+            except paramiko.SSHException:
+                continue
+        raise paramiko.SSHException(f"cannot read host key {path}")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = paramiko.ECDSAKey.generate(bits=256)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        key.write_private_key(handle)
+    os.replace(tmp, path)
+    return key

@@ -1,0 +1,245 @@
+"""The NETCONF protocol of the NVE agent, end to end over SSH with ncclient.
+
+Each test runs under base:1.1 and base:1.0 framing (the ``connect`` fixture).
+"""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError as NcRPCError
+
+NS = "urn:nvo3-netconf:yang:nvo3-test"
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+X = {"nt": NS}
+
+
+def config(*items: str, mode: str | None = None) -> str:
+    body = "".join(items)
+    mode_leaf = f"<mode>{mode}</mode>" if mode else ""
+    return (f'<config xmlns="{NC}"><top xmlns="{NS}" '
+            f'xmlns:nc="{NC}">{mode_leaf}{body}</top></config>')
+
+
+def item(name: str, number: int, op: str | None = None, extra: str = "<small/>") -> str:
+    attr = f' nc:operation="{op}"' if op else ""
+    return f"<item{attr}><name>{name}</name><number>{number}</number>{extra}</item>"
+
+
+def names(reply: object) -> list[str]:
+    root = etree.fromstring(reply.xml.encode())  # type: ignore[attr-defined]
+    return root.xpath("//nt:item/nt:name/text()", namespaces=X)
+
+
+def test_hello_announces_capabilities_and_modules(connect) -> None:
+    m = connect()
+    caps = list(m.server_capabilities)
+    for cap in ("urn:ietf:params:netconf:base:1.1", "urn:ietf:params:netconf:capability:candidate:1.0",
+                "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+                "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+                "urn:ietf:params:netconf:capability:validate:1.1",
+                "urn:ietf:params:netconf:capability:startup:1.0",
+                "urn:ietf:params:netconf:capability:xpath:1.0"):
+        assert cap in caps
+    assert any(c.startswith(f"{NS}?module=nvo3-test&revision=2026-11-21") for c in caps)
+    assert int(m.session_id) >= 1
+
+
+def test_edit_then_get_config_round_trip(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1), item("b", 2)))
+    assert names(m.get_config(source="running")) == ["a", "b"]
+    # the candidate follows an unmodified running
+    assert names(m.get_config(source="candidate")) == ["a", "b"]
+
+
+def test_create_existing_is_data_exists_with_path(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=config(item("a", 1, op="create")))
+    assert info.value.tag == "data-exists"
+    assert info.value.type == "application"
+    assert info.value.path.strip() == "/nt:top/nt:item[nt:name='a']"
+
+
+def test_delete_missing_is_data_missing(connect) -> None:
+    m = connect()
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=config(item("zz", 1, op="delete")))
+    assert info.value.tag == "data-missing"
+
+
+def test_invalid_value_is_refused_and_nothing_changes(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    before = m.get_config(source="running").data_xml
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=config(item("b", 0)))
+    assert info.value.tag == "invalid-value"
+    assert info.value.path.strip() == "/nvo3-test:top/item[name='b']/number"
+    assert "out of the allowed range" in info.value.message
+    assert m.get_config(source="running").data_xml == before
+
+
+def test_unique_violation_reports_rfc7950_app_tag(connect) -> None:
+    m = connect()
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=config(item("a", 5), item("b", 5)))
+    assert info.value.tag == "operation-failed"
+    assert info.value.app_tag == "data-not-unique"
+
+
+def test_test_only_validates_without_applying(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)), test_option="test-only")
+    assert names(m.get_config(source="running")) == []
+
+
+def test_lock_denied_names_the_holder_and_kill_session_releases(connect) -> None:
+    first, second = connect(), connect()
+    first.lock(target="running")
+    with pytest.raises(NcRPCError) as info:
+        second.lock(target="running")
+    assert info.value.tag == "lock-denied"
+    assert f"<session-id>{first.session_id}</session-id>" in info.value.info
+    with pytest.raises(NcRPCError) as info:
+        second.edit_config(target="running", config=config(item("a", 1)))
+    assert info.value.tag == "in-use"
+    second.kill_session(first.session_id)
+    second.lock(target="running")
+    second.unlock(target="running")
+
+
+def test_unlock_without_lock_fails(connect) -> None:
+    m = connect()
+    with pytest.raises(NcRPCError) as info:
+        m.unlock(target="candidate")
+    assert info.value.tag == "operation-failed"
+
+
+def test_candidate_commit_and_discard(connect) -> None:
+    m = connect()
+    m.edit_config(target="candidate", config=config(item("a", 1)))
+    assert names(m.get_config(source="running")) == []
+    m.commit()
+    assert names(m.get_config(source="running")) == ["a"]
+    m.edit_config(target="candidate", config=config(item("b", 2)))
+    m.discard_changes()
+    assert names(m.get_config(source="candidate")) == ["a"]
+
+
+def test_lock_on_modified_candidate_is_denied(connect) -> None:
+    writer, locker = connect(), connect()
+    writer.edit_config(target="candidate", config=config(item("a", 1)))
+    with pytest.raises(NcRPCError) as info:
+        locker.lock(target="candidate")
+    assert info.value.tag == "lock-denied"
+
+
+def test_commit_of_invalid_candidate_changes_nothing(connect) -> None:
+    m = connect()
+    m.edit_config(target="candidate", config=config(item("a", 1)))
+    m.commit()
+    with pytest.raises(NcRPCError):
+        m.edit_config(target="candidate", config=config(item("b", 1)))
+    assert names(m.get_config(source="running")) == ["a"]
+
+
+def test_copy_running_to_startup_and_delete_startup(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    m.copy_config(source="running", target="startup")
+    assert names(m.get_config(source="startup")) == ["a"]
+    m.delete_config(target="startup")
+    assert names(m.get_config(source="startup")) == []
+    with pytest.raises(NcRPCError) as info:
+        m.delete_config(target="running")
+    assert info.value.tag == "operation-failed"
+
+
+def test_validate_inline_and_datastore(connect) -> None:
+    m = connect()
+    m.validate(source="running")
+    bad = config(item("a", 1, extra=""))
+    with pytest.raises(NcRPCError) as info:
+        m.validate(source=etree.fromstring(bad))
+    assert info.value.tag == "data-missing"
+
+
+def test_subtree_and_xpath_filters(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1), item("b", 2)))
+    flt = f'<top xmlns="{NS}"><item><name>b</name></item></top>'
+    assert names(m.get_config(source="running", filter=("subtree", flt))) == ["b"]
+    # ncclient's ("xpath", (select, namespaces)) form breaks on lxml 6; send it by hand.
+    reply = m.dispatch(etree.fromstring(
+        f'<get xmlns="{NC}"><filter type="xpath" xmlns:nt="{NS}" '
+        'select="/nt:top/nt:item[nt:number=1]"/></get>'))
+    assert names(reply) == ["a"]
+
+
+def test_get_reports_monitoring_state(connect) -> None:
+    m = connect()
+    m.lock(target="candidate")
+    reply = m.get(filter=("subtree",
+        '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"/>'))
+    root = etree.fromstring(reply.xml.encode())
+    mon = {"m": "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"}
+    sessions = root.xpath("//m:session/m:session-id/text()", namespaces=mon)
+    assert m.session_id in sessions
+    assert root.xpath("//m:datastore[m:name='candidate']/m:locks/m:locked-by-session/text()",
+                      namespaces=mon) == [m.session_id]
+    assert "nvo3-test" in root.xpath("//m:schema/m:identifier/text()", namespaces=mon)
+
+
+def test_get_schema_returns_module_text(connect) -> None:
+    m = connect()
+    reply = m.get_schema("nvo3-test", version="2026-11-21")
+    assert reply.data.startswith("module nvo3-test")
+    with pytest.raises(NcRPCError) as info:
+        m.get_schema("no-such-module")
+    assert info.value.tag == "invalid-value"
+
+
+def test_with_defaults_modes(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1), mode="fast"))
+    wd = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+    explicit = m.get_config(source="running").xml
+    assert "<mode>fast</mode>" in explicit
+    trimmed = m.dispatch(etree.fromstring(
+        f'<get-config xmlns="{NC}"><source><running/></source>'
+        f'<with-defaults xmlns="{wd}">trim</with-defaults></get-config>')).xml
+    assert "mode" not in trimmed
+    m.edit_config(target="running", config=config(
+        f'<mode xmlns:nc="{NC}" nc:operation="delete"/>'))
+    full = m.dispatch(etree.fromstring(
+        f'<get-config xmlns="{NC}"><source><running/></source>'
+        f'<with-defaults xmlns="{wd}">report-all-tagged</with-defaults></get-config>')).xml
+    assert 'default="true"' in full and ">fast<" in full
+
+
+def test_unknown_operation(connect) -> None:
+    m = connect()
+    with pytest.raises(NcRPCError) as info:
+        m.dispatch(etree.fromstring(f'<frobnicate xmlns="{NC}"/>'))
+    assert info.value.tag == "operation-not-supported"
+    with pytest.raises(NcRPCError) as info:
+        m.dispatch(etree.fromstring('<frobnicate xmlns="urn:example:nothing"/>'))
+    assert info.value.tag == "unknown-namespace"
+
+
+def test_rollback_on_error_leaves_running_unchanged(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    with pytest.raises(NcRPCError):
+        m.edit_config(target="running", error_option="rollback-on-error",
+                      config=config(item("b", 2), item("a", 1, op="create")))
+    assert names(m.get_config(source="running")) == ["a"]
+
+
+def test_close_session(connect) -> None:
+    m = connect()
+    m.close_session()
+    assert not m.connected
