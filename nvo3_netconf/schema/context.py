@@ -38,6 +38,7 @@ SERVER_MODULES: tuple[str, ...] = (
     "nc-notifications",
 )
 
+_FILE_LOCATION = re.compile(r"\s*<(schema|location)>file://[^<]*</\1>")
 _FILE_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.-]*?)(@(?P<rev>\d{4}-\d{2}-\d{2}))?\.yang$")
 
 
@@ -214,9 +215,12 @@ class YangContext:
         """
         data = self._ctx.get_yanglib_data(content_id)
         try:
-            return str(data.print_mem("xml", with_siblings=True))
+            text = str(data.print_mem("xml", with_siblings=True))
         finally:
             data.free()
+        # libyang fills schema/location with the server's file:// paths: useless to a
+        # remote client (which uses <get-schema>) and a leak of local paths; drop them.
+        return _FILE_LOCATION.sub("", text)
 
     def _collect_modules(self) -> tuple[ModuleInfo, ...]:
         infos: list[ModuleInfo] = []
