@@ -18,7 +18,6 @@ Example::
 
 from nvo3_netconf.schema.context import SERVER_MODULES, ModuleInfo, YangContext
 from nvo3_netconf.schema.nodes import NodeKind, QName, SchemaNode, SchemaTree
-from nvo3_netconf.schema.trees import module_tree
 from nvo3_netconf.schema.validate import (
     DataKind,
     SchemaValidationError,
@@ -38,5 +37,4 @@ __all__ = [
     "ValidationIssue",
     "Validator",
     "YangContext",
-    "module_tree",
 ]

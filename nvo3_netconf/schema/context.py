@@ -38,6 +38,15 @@ SERVER_MODULES: tuple[str, ...] = (
     "nc-notifications",
 )
 
+#: Features served where not every feature of a module is: the :url capability
+#: (RFC 6241 sec. 8.8) is not offered.
+SERVER_FEATURES: dict[str, tuple[str, ...]] = {
+    "ietf-netconf": (
+        "writable-running", "candidate", "confirmed-commit", "rollback-on-error",
+        "validate", "startup", "xpath",
+    ),
+}
+
 _FILE_LOCATION = re.compile(r"\s*<(schema|location)>file://[^<]*</\1>")
 _FILE_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.-]*?)(@(?P<rev>\d{4}-\d{2}-\d{2}))?\.yang$")
 
@@ -134,12 +143,18 @@ class YangContext:
         ctx = libyang.Context(":".join(str(d) for d in dirs))
         star = ffi.new("char[]", b"*")  # kept alive while the array is in use
         all_features = ffi.new("char *[]", [star, ffi.NULL])
+        keep = []  # C strings must outlive the calls that use them
         for name in wanted:
-            module = lib.ly_ctx_load_module(ctx.cdata, name.encode(), ffi.NULL, all_features)
+            features = all_features
+            if name in SERVER_FEATURES:
+                keep = [ffi.new("char[]", f.encode()) for f in SERVER_FEATURES[name]]
+                features = ffi.new("char *[]", [*keep, ffi.NULL])
+            module = lib.ly_ctx_load_module(ctx.cdata, name.encode(), ffi.NULL, features)
             if module == ffi.NULL:
                 message = _last_errors(ctx)
                 ctx.destroy()
                 raise ConfigError(f"cannot load YANG module {name}: {message}")
+        _enable_all_features(ctx, all_features)
         return cls(ctx, dirs)
 
     def close(self) -> None:
@@ -245,6 +260,34 @@ class YangContext:
                 )
             )
         return tuple(infos)
+
+
+def _enable_all_features(ctx: libyang.Context, all_features: object) -> None:
+    """Enable every feature of modules that became implemented only as dependencies.
+
+    A module implemented because one of ours refers into it (RFC 8519 ACLs through a
+    leafref) is compiled with its features off; the agent serves every feature.
+
+    Raises:
+        ConfigError: libyang cannot recompile with the features enabled.
+    """
+    index = ffi.new("uint32_t *", 0)
+    pending = []
+    while True:
+        module = lib.ly_ctx_get_module_iter(ctx.cdata, index)
+        if module == ffi.NULL:
+            break
+        name = ffi.string(module.name).decode()
+        if name in SERVER_FEATURES:
+            continue
+        if module.implemented and module.parsed != ffi.NULL and module.parsed.features:
+            wrapped = libyang.Module(ctx, module)
+            if any(not feature.state() for feature in wrapped.features()):
+                pending.append(module)
+    for module in pending:
+        if lib.lys_set_implemented(module, all_features) != lib.LY_SUCCESS:
+            label = ffi.string(module.name).decode()
+            raise ConfigError(f"cannot enable the features of {label}: {_last_errors(ctx)}")
 
 
 def _last_errors(ctx: libyang.Context) -> str:

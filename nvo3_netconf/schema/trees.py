@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from _libyang import ffi, lib
+
 from nvo3_netconf.schema.context import YangContext, _module_names_in
 
 
@@ -25,8 +27,22 @@ def module_tree(context: YangContext, name: str, *, line_length: int = 72) -> st
     Returns:
         The diagram text.
     """
-    module = context.libyang.get_module(name)
-    return str(module.print_mem("tree", line_length=line_length)).rstrip() + "\n"
+    module = lib.ly_ctx_get_module_latest(context.libyang.cdata, name.encode())
+    if module == ffi.NULL:
+        raise KeyError(name)
+    text = ffi.new("char **")
+    out = ffi.new("struct ly_out **")
+    if lib.ly_out_new_memory(text, 0, out) != lib.LY_SUCCESS:
+        raise MemoryError("libyang could not open an output buffer")
+    try:
+        if lib.lys_print_module(out[0], module, lib.LYS_OUT_TREE, line_length, 0):
+            raise RuntimeError(f"libyang could not print the tree of {name}")
+    finally:
+        lib.ly_out_free(out[0], ffi.NULL, 0)
+    try:
+        return ffi.string(text[0]).decode().rstrip() + "\n"
+    finally:
+        lib.free(text[0])
 
 
 def render_markdown(yang_dir: Path) -> str:

@@ -58,7 +58,7 @@ class ValidationIssue:
 
     message: str
     path: str | None
-    error_tag: ErrorTag
+    error_tag: ErrorTag | None
     app_tag: str | None = None
     schema_path: str | None = None
 
@@ -67,7 +67,7 @@ class ValidationIssue:
     def to_rpc_error(self) -> RPCError:
         """This issue as an application-layer ``<rpc-error>``."""
         return RPCError.new(
-            self.error_tag,
+            self.error_tag or ErrorTag.OPERATION_FAILED,
             self.message,
             type_=ErrorType.APPLICATION,
             path=self.path,
@@ -110,11 +110,12 @@ _RULES: tuple[tuple[re.Pattern[str], ErrorTag, str | None], ...] = tuple(
 )
 
 
-def _classify(message: str, apptag: str | None) -> tuple[ErrorTag, str | None]:
+def _classify(message: str, apptag: str | None) -> tuple[ErrorTag | None, str | None]:
+    """The error-tag and app-tag of a libyang message; tag None when not recognised."""
     for pattern, tag, app_tag in _RULES:
         if pattern.search(message):
             return tag, apptag or app_tag
-    return ErrorTag.OPERATION_FAILED, apptag
+    return None, apptag
 
 
 class Validator:
@@ -173,11 +174,32 @@ class Validator:
         if status != lib.LY_SUCCESS:
             if tree[0] != ffi.NULL:
                 lib.lyd_free_all(tree[0])
-            issues = (self._locate(issue, data) for issue in tuple(self._issues()))
-            raise SchemaValidationError(tuple(self._with_namespaces(i) for i in issues))
+            issues = tuple(self._issues())
+            if any(issue.error_tag is None for issue in issues):
+                # A model's own error-message hides libyang's wording. Type restrictions
+                # (range, length, pattern) fail while parsing, constraints (must...)
+                # only while validating: RFC 7950 sec. 8.3.1 wants invalid-value for
+                # the former.
+                tag = ErrorTag.INVALID_VALUE if not self._parses(data) else (
+                    ErrorTag.OPERATION_FAILED)
+                issues = tuple(
+                    replace(i, error_tag=tag) if i.error_tag is None else i for i in issues
+                )
+            located = (self._locate(issue, data) for issue in issues)
+            raise SchemaValidationError(tuple(self._with_namespaces(i) for i in located))
         if tree[0] == ffi.NULL:
             return None
         return libyang.DNode.new(self._ctx, tree[0])
+
+    def _parses(self, data: bytes) -> bool:
+        """True when ``data`` parses (types included) before validation proper."""
+        try:
+            tree = self._ctx.parse_data_mem(data, "xml", parse_only=True, strict=True)
+        except libyang.LibyangError:
+            return False
+        if tree is not None:
+            tree.free()
+        return True
 
     def _locate(self, issue: ValidationIssue, data: bytes) -> ValidationIssue:
         """Give a missing-mandatory issue the data path libyang reports only as schema."""
@@ -255,8 +277,9 @@ class Validator:
             err = err.next
         lib.ly_err_clean(self._ctx.cdata, ffi.NULL)
         if not seen:
-            yield ValidationIssue("The data does not conform to the schema.", None,
-                                  ErrorTag.OPERATION_FAILED)
+            yield ValidationIssue(
+                "The data does not conform to the schema.", None, ErrorTag.OPERATION_FAILED
+            )
 
 
 _PATH_PREFIX = re.compile(r"(?:^|/)([A-Za-z_][\w.-]*):")
