@@ -19,31 +19,43 @@ sec. 9.10.3 and 9.13.2) replaced by their namespaces (:func:`value_key`). Entrie
 reorders them moves the fewest (:func:`longest_increasing`).
 
 Public names: :class:`ChangeOp`, :class:`Change`, :class:`PartialEditError`,
-:class:`ChangeLog`, :func:`quote_literal`, :func:`bind_prefix`, :func:`value_key`,
-:func:`value_prefixes`, :func:`place`, :func:`longest_increasing`.
+:class:`ChangeLog`, :func:`quote_literal`, :func:`bind_prefix`, :data:`NO_NAMESPACES`,
+:func:`value_key`, :func:`resolve_prefixes`, :func:`value_prefixes`, :func:`any_content`,
+:func:`copy_any`, :func:`other_case`,
+:func:`key_predicates`, :func:`previous_entry`, :func:`place`, :func:`longest_increasing`.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 from lxml import etree
 
+from nvo3_netconf.constants import NS_NC, NS_YANG_1
 from nvo3_netconf.errors import RPCError, RPCErrors
-from nvo3_netconf.schema.nodes import SchemaNode
+from nvo3_netconf.schema.nodes import NodeKind, SchemaNode
 
 InstancePath = str
 """An absolute RFC 7950 sec. 9.13 instance-identifier with module prefixes."""
 
 Element = etree._Element
 
+_NC_PREFIX = f"{{{NS_NC}}}"
+_YANG_PREFIX = f"{{{NS_YANG_1}}}"
+
 # A "prefix:" inside a value, not preceded by a name character or a colon (so neither
 # IPv6 addresses nor URLs match) and followed by the start of a name.
 _PREFIXED = re.compile(r"(?<![\w.:-])([A-Za-z_][\w.-]*):(?=[A-Za-z_])")
+# One "[prefix:name='value']" (or "...=\"value\"") predicate of a yang:key attribute.
+_PREDICATE = re.compile(
+    r"""\s*\[\s*(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]"""
+)
 
 
 class ChangeOp(StrEnum):
@@ -107,81 +119,152 @@ def quote_literal(value: str) -> str:
 
 
 class ChangeLog:
-    """Changes in the order they happen, with an edit undoing itself collapsed.
+    """Changes in the order they happen, reduced to the net effect of the edit.
 
-    A node created by this edit and then deleted by it (a later case of the same
-    choice, a later ``delete`` in the same request) leaves no trace; a leaf created and
-    then given another value stays one ``CREATE`` with the final element.
+    An edit may touch a node twice (a later case of the same choice, ``delete`` then
+    ``create``, the same leaf twice). The log keeps one Change per node: created then
+    deleted leaves no trace; created then changed stays a ``CREATE`` of the final
+    element; a leaf replaced, or deleted and created again, is one ``REPLACE`` from
+    the original element, or nothing if the value came back; an entry moved twice is
+    one ``MOVE``, and none if it is deleted. A list entry or container deleted and
+    created again stays a ``DELETE`` and a ``CREATE``: its whole subtree was replaced.
     """
 
     def __init__(self) -> None:
         self._items: list[Change | None] = []
-        self._created: dict[etree._Element, int] = {}
+        self._live: dict[Element, int] = {}  # element in the tree -> its CREATE / REPLACE
+        self._gone: dict[str, int] = {}  # path of a deleted leaf -> its DELETE
+        # moved entry -> its MOVE, and its preceding entry before this edit moved it
+        self._moved: dict[Element, tuple[int, Element | None]] = {}
 
-    def created(self, element: etree._Element) -> bool:
+    def created(self, element: Element) -> bool:
         """True if ``element`` was created (and recorded) by this edit."""
-        return element in self._created
+        index = self._live.get(element)
+        return index is not None and self._at(index).operation is ChangeOp.CREATE
 
     def create(self, change: Change) -> None:
         """Record a created node (``change.new`` is the element)."""
         assert change.new is not None
-        self._created[change.new] = len(self._items)
-        self._items.append(change)
+        index = self._gone.pop(change.path, None) if _is_leaf(change.schema) else None
+        if index is None:
+            self._live[change.new] = len(self._items)
+            self._items.append(change)
+            return
+        deleted = self._at(index).old
+        assert deleted is not None
+        if _same_value(deleted, change.new):
+            self._items[index] = None
+        else:
+            self._items[index] = _with(change, ChangeOp.REPLACE, deleted, change.new)
+            self._live[change.new] = index
 
     def delete(self, change: Change) -> None:
-        """Record a deleted node, or forget its creation if this edit made it."""
+        """Record a deleted node (``change.old`` is the detached element)."""
         assert change.old is not None
-        if self.discard(change.old):
-            return
-        self._items.append(change)
-
-    def discard(self, element: etree._Element) -> bool:
-        """Forget the creation of ``element`` if this edit made it; True if it did."""
-        index = self._created.pop(element, None)
+        moved = self._moved.pop(change.old, None)
+        if moved is not None:  # a deleted entry's move is moot
+            self._items[moved[0]] = None
+        index = self._live.pop(change.old, None)
         if index is None:
-            return False
-        self._items[index] = None
-        return True
+            index = len(self._items)
+            self._items.append(change)
+        else:
+            earlier = self._at(index)
+            if earlier.operation is ChangeOp.CREATE:
+                self._items[index] = None
+                return
+            self._items[index] = _with(earlier, ChangeOp.DELETE, earlier.old, None)
+        if _is_leaf(change.schema):
+            self._gone[change.path] = index
+
+    def discard(self, element: Element) -> None:
+        """Forget ``element`` if this edit created it (a container pruned as empty)."""
+        if self.created(element):
+            self._items[self._live.pop(element)] = None
 
     def replace(self, change: Change) -> None:
         """Record a changed value (``old`` detached, ``new`` in the tree)."""
         assert change.old is not None and change.new is not None
-        index = self._created.pop(change.old, None)
+        index = self._live.pop(change.old, None)
         if index is None:
+            self._live[change.new] = len(self._items)
             self._items.append(change)
             return
-        created = self._items[index]
-        assert created is not None
-        self._items[index] = Change(
-            ChangeOp.CREATE, created.path, created.namespaces, created.schema, None, change.new
-        )
-        self._created[change.new] = index
+        earlier = self._at(index)
+        if earlier.operation is ChangeOp.CREATE:
+            self._items[index] = _with(earlier, ChangeOp.CREATE, None, change.new)
+        elif earlier.old is not None and _is_leaf(change.schema) and _same_value(
+            earlier.old, change.new
+        ):
+            self._items[index] = None
+            return
+        else:
+            self._items[index] = _with(earlier, ChangeOp.REPLACE, earlier.old, change.new)
+        self._live[change.new] = index
 
-    def move(self, change: Change) -> None:
-        """Record a moved ``ordered-by user`` entry (not one this edit created)."""
-        assert change.new is not None
-        if change.new not in self._created:
-            self._items.append(change)
+    def move(self, change: Change, origin: Element | None) -> None:
+        """Record a moved ``ordered-by user`` entry (ignored if this edit created it).
+
+        Args:
+            change: the MOVE; ``change.new`` is the entry, already moved.
+            origin: the entry that preceded it before this move (None: it was first).
+        """
+        element = change.new
+        assert element is not None
+        if self.created(element):
+            return
+        earlier = self._moved.pop(element, None)
+        if earlier is not None:  # moved again: only the final position counts
+            self._items[earlier[0]] = None
+            origin = earlier[1]
+            if previous_entry(element) is origin:
+                return  # back where it was
+        self._moved[element] = (len(self._items), origin)
+        self._items.append(change)
 
     def changes(self) -> list[Change]:
         """The recorded changes, in order."""
         return [c for c in self._items if c is not None]
 
+    def _at(self, index: int) -> Change:
+        change = self._items[index]
+        assert change is not None
+        return change
 
-def bind_prefix(namespaces: Mapping[str, str], node: SchemaNode) -> tuple[str, dict[str, str]]:
+
+def _with(change: Change, op: ChangeOp, old: Element | None, new: Element | None) -> Change:
+    return Change(op, change.path, change.namespaces, change.schema, old, new)
+
+
+def _is_leaf(node: SchemaNode) -> bool:
+    return node.kind in (NodeKind.LEAF, NodeKind.LEAF_LIST)
+
+
+def _same_value(a: Element, b: Element) -> bool:
+    return value_key(a.text, a) == value_key(b.text, b)
+
+
+def bind_prefix(
+    namespaces: Mapping[str, str], node: SchemaNode
+) -> tuple[str, Mapping[str, str]]:
     """The prefix naming ``node`` in a path, and ``namespaces`` with it bound.
 
     The module's prefix is used; if another module already took it in this path, the
-    module name is (both are unique among implemented modules in practice). The
-    mapping is returned unchanged (not copied) when the prefix is already bound.
+    module name is. The mappings are read-only, shared by every path below a node:
+    ``namespaces`` is returned as is when the prefix is already bound, else extended
+    into a new one.
     """
     for prefix in (node.prefix, node.module):
         bound = namespaces.get(prefix)
         if bound == node.namespace:
-            return prefix, namespaces  # type: ignore[return-value]  # shared, never mutated
+            return prefix, namespaces
         if bound is None:
-            return prefix, {**namespaces, prefix: node.namespace}
-    return node.module, {**namespaces, node.module: node.namespace}
+            return prefix, MappingProxyType({**namespaces, prefix: node.namespace})
+    return node.module, MappingProxyType({**namespaces, node.module: node.namespace})
+
+
+NO_NAMESPACES: Mapping[str, str] = MappingProxyType({})
+"""The (read-only, empty) namespaces of the datastore root's path."""
 
 
 def value_prefixes(text: str) -> list[str]:
@@ -206,6 +289,74 @@ def value_key(text: str | None, element: Element) -> str:
     if ":" not in text:
         return text
     return resolve_prefixes(text, element.nsmap)
+
+
+def key_predicates(
+    raw: str, nsmap: Mapping[str | None, str], node: SchemaNode
+) -> tuple[str, ...] | None:
+    """The key a ``yang:key="[p:k='v']..."`` attribute names (RFC 7950 sec. 7.8.6).
+
+    Args:
+        raw: the attribute value: one predicate per key of ``node``, any order.
+        nsmap: the namespaces in scope on the element carrying the attribute.
+        node: the list.
+
+    Returns:
+        The key values in key order, prefixes resolved as :func:`value_key` does, or
+        None if ``raw`` is not exactly one predicate for each key.
+    """
+    values: dict[str, str] = {}
+    end = 0
+    for match in _PREDICATE.finditer(raw):
+        if match.start() != end:
+            return None
+        end = match.end()
+        prefix, name = match.group(1), match.group(2)
+        if prefix is not None and nsmap.get(prefix) != node.namespace:
+            return None
+        text = match.group(3) if match.group(3) is not None else match.group(4)
+        values[name] = resolve_prefixes(text, nsmap)
+    if raw[end:].strip() or set(values) != set(node.keys):
+        return None
+    return tuple(values[name] for name in node.keys)
+
+
+def copy_any(edit: Element, parent: Element) -> Element:
+    """Store a copy of an anydata / anyxml request element, edit attributes removed."""
+    element = copy.deepcopy(edit)
+    for name in element.keys():
+        if name.startswith((_NC_PREFIX, _YANG_PREFIX)):
+            del element.attrib[name]
+    parent.append(element)
+    return element
+
+
+def any_content(element: Element) -> tuple[object, ...]:
+    """What anydata / anyxml holds, for comparison: text and children, not declarations."""
+    return (element.text or "", tuple(_any_node(child) for child in element))
+
+
+def _any_node(element: Element) -> tuple[object, ...]:
+    attributes = sorted(element.attrib.items())
+    return (element.tag, attributes, element.tail or "", *any_content(element))
+
+
+def other_case(mine: tuple[tuple[str, str], ...], theirs: tuple[tuple[str, str], ...]) -> bool:
+    """True if two ``SchemaNode.choices`` paths part in different cases of one choice.
+
+    Creating a node then deletes the other (RFC 7950 sec. 7.9.2).
+    """
+    for (choice_a, case_a), (choice_b, case_b) in zip(mine, theirs, strict=False):
+        if choice_a != choice_b:
+            return False
+        if case_a != case_b:
+            return True
+    return False
+
+
+def previous_entry(element: Element) -> Element | None:
+    """The preceding sibling of the same name (the entry before it in its list)."""
+    return next(element.itersiblings(str(element.tag), preceding=True), None)
 
 
 def place(element: Element, parent: Element, tag: str, mode: str, anchor: Element | None) -> bool:
@@ -241,7 +392,7 @@ def place(element: Element, parent: Element, tag: str, mode: str, anchor: Elemen
             return False
         anchor.addprevious(element)
         return True
-    if next(element.itersiblings(tag, preceding=True), None) is anchor:
+    if previous_entry(element) is anchor:
         return False
     anchor.addnext(element)
     return True
