@@ -90,8 +90,9 @@ class ConfirmedCommits:
                     "There is no confirmed commit in progress to confirm with this persist-id.",
                     info={"bad-element": "persist-id"},
                 )
-            rollback = pending.rollback if pending else self._datastores.tree_running()
-            self._datastores.commit(session_id=session_id, user=user)
+            previous = self._datastores.commit(
+                session_id=session_id, user=user, keep_previous=confirmed and pending is None
+            )
             if pending is not None:
                 self._scheduler.cancel(pending.timer)
             if not confirmed:
@@ -100,6 +101,8 @@ class ConfirmedCommits:
                 if pending is not None:
                     logger.info("confirmed commit confirmed by session %s", session_id)
                 return
+            rollback = pending.rollback if pending is not None else previous
+            assert rollback is not None
             deadline = self._scheduler.clock.time() + timeout
             self.pending = PendingCommit(rollback, session_id, persist, deadline)
             self.pending.timer = self._scheduler.call_later(timeout, self._on_timeout)

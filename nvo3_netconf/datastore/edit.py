@@ -106,6 +106,7 @@ from nvo3_netconf.datastore.changes import (
     value_key,
     value_prefixes,
 )
+from nvo3_netconf.datastore.undo import UndoJournal
 from nvo3_netconf.errors import (
     BadAttributeError,
     BadElementError,
@@ -141,6 +142,8 @@ Element = etree._Element
 Namespaces = Mapping[str, str]
 EntryKey = tuple[str | None, ...] | str
 """A list entry's key values or a leaf-list entry's value, prefixes resolved."""
+KeyIndexes = dict[tuple[Element, SchemaNode], dict[EntryKey, Element]]
+"""(parent element, list schema) -> entries by key; see ``apply_edit(indexes=...)``."""
 
 _NC_PREFIX = f"{{{NS_NC}}}"
 _YANG_PREFIX = f"{{{NS_YANG_1}}}"
@@ -161,17 +164,24 @@ def apply_edit(
     *,
     default_operation: DefaultOperation = DefaultOperation.MERGE,
     error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+    journal: UndoJournal | None = None,
+    indexes: KeyIndexes | None = None,
 ) -> list[Change]:
     """Apply an ``<edit-config>`` to a datastore tree, in place (RFC 6241 sec. 7.2).
 
     Args:
-        data: the datastore root (a working copy: it is modified even on error).
+        data: the datastore root; it is modified even on error, so pass a working copy
+            or a ``journal`` to roll back with.
         config: the request's ``<config>`` element; its children are the edit.
         schema: the schema view of the implemented modules.
         default_operation: the ``default-operation`` parameter.
         error_option: ``stop-on-error`` and ``rollback-on-error`` raise at the first
             error; ``continue-on-error`` applies what it can and raises every error
             together at the end.
+        journal: records every mutation so the caller can roll the tree back.
+        indexes: key indexes of the tree's lists, kept by the caller across edits of
+            the same tree (an edit of one entry then costs no scan of its list); the
+            caller must drop them when it rolls back or replaces the tree.
 
     Returns:
         The changes made, in the order they were made.
@@ -181,7 +191,9 @@ def apply_edit(
         PartialEditError: with ``continue-on-error``, every error and the changes that
             were applied nonetheless (an ``RPCErrors``, even for a single error).
     """
-    editor = _Editor(schema, error_option)
+    if journal is None:
+        journal = UndoJournal()
+    editor = _Editor(schema, error_option, journal, indexes)
     root = _At(None, "", NO_NAMESPACES, False)
     replacing = default_operation is DefaultOperation.REPLACE
     editor.children(config, data, root, EditOperation(default_operation.value), replacing)
@@ -235,13 +247,17 @@ def _error(
 class _Editor:
     """The state of one edit: change log, errors, lazily built indexes and caches."""
 
-    def __init__(self, schema: SchemaTree, error_option: ErrorOption) -> None:
+    def __init__(
+        self, schema: SchemaTree, error_option: ErrorOption, journal: UndoJournal,
+        indexes: KeyIndexes | None,
+    ) -> None:
         self._schema = schema
+        self._journal = journal
         self._known_namespaces = frozenset(schema.prefixes.values())
         self._continue = error_option is ErrorOption.CONTINUE_ON_ERROR
         self.errors: list[RPCError] = []
         self.log = ChangeLog()
-        self._indexes: dict[tuple[Element, SchemaNode], dict[EntryKey, Element]] = {}
+        self._indexes: KeyIndexes = {} if indexes is None else indexes
         self._tags: dict[SchemaNode, str] = {}
         self._key_tags: dict[SchemaNode, tuple[str, ...]] = {}
         self._conflicts: dict[SchemaNode, tuple[SchemaNode, ...]] = {}
@@ -339,6 +355,7 @@ class _Editor:
                 return None
             index[key] = element
             if insert is not None:
+                self._journal.moving(element)
                 place(element, data_parent, self._tag(snode), *insert)
             return _Placed(snode, element, True, insert is not None)
         if op is EditOperation.CREATE:
@@ -354,6 +371,7 @@ class _Editor:
                 return None
         if insert is not None:
             origin = previous_entry(existing)
+            self._journal.moving(existing)
             if place(existing, data_parent, self._tag(snode), *insert):
                 self._record_move(existing, at, origin)
         return _Placed(snode, existing, False, insert is not None)
@@ -383,6 +401,7 @@ class _Editor:
             else:
                 nsmap = {None: snode.namespace}
                 element = etree.SubElement(data_parent, self._tag(snode), nsmap=nsmap)
+            self._journal.inserted(element)
             for key_edit in key_elements:  # keys first, in key order (RFC 7950 sec. 7.8.5)
                 key_node = snode.children[self._split(str(key_edit.tag))]
                 self._new_leaf(key_edit, element, key_node)
@@ -391,6 +410,7 @@ class _Editor:
                 return None
         else:
             element = copy_any(edit, data_parent)
+            self._journal.inserted(element)
         if not at.quiet:
             self.log.create(Change(ChangeOp.CREATE, at.path, at.nss, snode, None, element))
         return element
@@ -408,7 +428,12 @@ class _Editor:
             if any_content(edit) == any_content(existing):
                 return
             new = copy_any(edit, data_parent)
+            self._journal.inserted(new)
+        # The new element was appended; move it into the old one's place.
+        self._journal.removing(new)
+        data_parent.remove(new)
         data_parent.replace(existing, new)
+        self._journal.replaced(existing, new)
         if not at.quiet:
             self.log.replace(Change(ChangeOp.REPLACE, at.path, at.nss, snode, existing, new))
 
@@ -417,6 +442,7 @@ class _Editor:
     ) -> None:
         snode = at.schema
         assert snode is not None
+        self._journal.removing(element)
         data_parent.remove(element)
         index = self._indexes.get((data_parent, snode))
         if index is not None:
@@ -473,6 +499,7 @@ class _Editor:
             if element not in keep:
                 mode = "first" if previous is None else "after"
                 origin = previous_entry(element)
+                self._journal.moving(element)
                 if place(element, data_parent, tag, mode, previous) and not created:
                     at = self._at_stored(element, snode, parent)
                     self._record_move(element, at, origin)
@@ -487,6 +514,7 @@ class _Editor:
         """Remove a non-presence container left without children (no Change)."""
         if snode.kind is not NodeKind.CONTAINER or snode.presence or len(element):
             return False
+        self._journal.removing(element)
         data_parent.remove(element)
         self.log.discard(element)
         return True
@@ -500,10 +528,15 @@ class _Editor:
         """
         text = edit.text
         nsmap: dict[str | None, str] = {}
-        wanted = snode.namespace if edit.prefix is None else edit.nsmap.get(None)
+        if snode.prefixed_value:
+            # An unprefixed identityref refers to the default namespace in effect on
+            # the request element (RFC 7950 sec. 9.10.3): keep that binding.
+            wanted = snode.namespace if edit.prefix is None else edit.nsmap.get(None)
+        else:
+            wanted = snode.namespace
         if wanted is not None and wanted != self._default_namespace(data_parent):
             nsmap[None] = wanted
-        if text and ":" in text:
+        if snode.prefixed_value and text and ":" in text:
             edit_nsmap = edit.nsmap
             for prefix in value_prefixes(text):
                 if prefix in edit_nsmap:
@@ -512,6 +545,7 @@ class _Editor:
             element = etree.SubElement(data_parent, self._tag(snode), nsmap=nsmap)
         else:
             element = etree.SubElement(data_parent, self._tag(snode))
+        self._journal.inserted(element)
         if text is not None:
             element.text = text
         return element

@@ -2,15 +2,17 @@
 
 Implements the datastore side of RFC 6241: sec. 7.2 edit-config (test-option,
 error-option), 7.3 copy-config, 7.4 delete-config, 7.5/7.6 lock and unlock (with the
-candidate rule of sec. 8.3.5.2), 8.3.4 commit and discard-changes, 8.4 confirmed commit
-(via :mod:`nvo3_netconf.datastore.confirmed`), 8.6 validate, 8.7 startup.
+candidate rule of sec. 8.3.5.2), 8.3.4 commit and discard-changes, 8.6 validate,
+8.7 startup; confirmed commit builds on it (:mod:`nvo3_netconf.datastore.confirmed`).
 
-A tree held here is never mutated: a change builds a working copy, applies the edit,
-validates the whole result with libyang, persists it when it is running or startup,
-and only then swaps the reference. A failure at any step leaves every datastore as it
-was. Readers take a reference under the lock and read without it.
+Cost follows the change, not the datastore: an edit is applied in place with an undo
+journal and persistent list indexes, validated, made durable by appending it to a
+write-ahead log, and rolled back exactly if any step fails — so a failed operation
+leaves every datastore as it was. The candidate shares running's tree until its first
+edit; a commit then swaps the candidate's tree in and logs the candidate's edits. One
+mutex guards all datastores; readers use :meth:`DatastoreManager.reading`.
 
-Public classes: :class:`DatastoreManager`, :class:`CommitListener`.
+Public names: :class:`DatastoreManager`, :class:`CommitEvent`, :data:`CommitListener`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from lxml import etree
 
@@ -32,8 +36,11 @@ from nvo3_netconf.constants import (
     ErrorType,
     TestOption,
 )
-from nvo3_netconf.datastore.edit import Change, apply_edit
+from nvo3_netconf.datastore.changes import PartialEditError
+from nvo3_netconf.datastore.edit import Change, KeyIndexes, apply_edit
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
+from nvo3_netconf.datastore.undo import UndoJournal
+from nvo3_netconf.datastore.wal import EditRecord, WriteAheadLog
 from nvo3_netconf.errors import (
     ConfigError,
     InUseError,
@@ -52,6 +59,7 @@ SessionId = int
 """A NETCONF session-id (RFC 6241 sec. 8.1); 0 stands for the server itself."""
 
 DATA_TAG = f"{{{NS_NC}}}data"
+_MIN_COMPACTION = 1 << 20
 
 
 def empty_tree() -> etree._Element:
@@ -60,8 +68,15 @@ def empty_tree() -> etree._Element:
 
 
 def serialize_tree(tree: etree._Element) -> bytes:
-    """The top-level nodes of a datastore, as the bytes libyang and the files hold."""
+    """The top-level nodes of a datastore, as libyang reads them."""
     return b"".join(etree.tostring(child) for child in tree)
+
+
+class ChangeValidator(Protocol):
+    """Validates a datastore after an edit at a cost proportional to the edit."""
+
+    def validate_changes(self, tree: etree._Element, changes: Sequence[Change]) -> None:
+        """Raise SchemaValidationError when the edited tree is invalid."""
 
 
 @dataclass(frozen=True)
@@ -70,22 +85,27 @@ class CommitEvent:
 
     Attributes:
         datastore: the datastore that changed.
-        changes: the typed change list (empty when computed changes are unknown,
-            e.g. after copy-config).
+        changes: the typed change list (empty when not computed, e.g. copy-config).
         session_id: who made the change (0: the server, e.g. a confirmed-commit rollback).
         user: that session's user name, if any.
-        tree: the new content.
     """
 
     datastore: Datastore
     changes: tuple[Change, ...]
     session_id: SessionId
     user: str | None
-    tree: etree._Element
 
 
 CommitListener = Callable[[CommitEvent], None]
-"""Called after a datastore changed (never while the datastore lock is held)."""
+"""Called after a datastore changed, outside the datastore lock."""
+
+
+@dataclass(eq=False)
+class _Tree:
+    """A datastore's content and the key indexes of its lists."""
+
+    element: etree._Element
+    indexes: KeyIndexes = field(default_factory=dict)
 
 
 class DatastoreManager:
@@ -96,7 +116,8 @@ class DatastoreManager:
         schema: the schema view used by the edit engine.
         files: where running and startup persist; None keeps them in memory only.
         load_startup: on start, running is loaded from startup (True) or from the
-            last committed running (False; falls back to startup when absent).
+            last committed running (False; startup when there is none).
+        incremental: validates an edit by what it changed (full validation otherwise).
     """
 
     def __init__(
@@ -106,16 +127,24 @@ class DatastoreManager:
         schema: SchemaTree,
         files: DatastoreFiles | None = None,
         load_startup: bool = False,
+        incremental: ChangeValidator | None = None,
     ) -> None:
         self._validator = validator
         self._schema = schema
         self._files = files
+        self._incremental = incremental
         self._mutex = threading.RLock()
         self._locks: dict[Datastore, SessionId] = {}
         self._listeners: list[CommitListener] = []
-        self._candidate_modified_by: set[SessionId] = set()
-        self._trees: dict[Datastore, etree._Element] = {}
-        self._load(load_startup)
+        self._wal = WriteAheadLog(files.directory / "running.wal") if files else None
+        self._snapshot_size = 0
+        self._seq = 0  # sequence number of the last edit running includes
+        self._candidate_log: list[EditRecord] = []
+        self._candidate_base = 0  # running's seq when candidate diverged
+        self._candidate_changes: list[Change] = []
+        self._candidate_checked = True  # every candidate edit was validated
+        self._running, self._startup = self._load(load_startup)
+        self._candidate = self._running
 
     # ----------------------------------------------------------------- reading
     @property
@@ -123,29 +152,26 @@ class DatastoreManager:
         """The schema view of the datastores."""
         return self._schema
 
-    def tree(self, datastore: Datastore) -> etree._Element:
-        """The current content of a datastore (read only: never mutate it)."""
+    @contextmanager
+    def reading(self, datastore: Datastore) -> Iterator[etree._Element]:
+        """Hold the datastores still while reading one (do not mutate it)."""
         with self._mutex:
-            return self._trees[datastore]
+            yield self._tree(datastore).element
 
-    def tree_running(self) -> etree._Element:
-        """The current running configuration."""
-        return self.tree(Datastore.RUNNING)
+    def snapshot(self, datastore: Datastore) -> etree._Element:
+        """A private copy of a datastore's content."""
+        with self._mutex:
+            return copy.deepcopy(self._tree(datastore).element)
 
     def add_listener(self, listener: CommitListener) -> None:
-        """Be told of every change to running and startup (and candidate)."""
+        """Be told of every change to a datastore."""
         self._listeners.append(listener)
 
     @property
     def candidate_modified(self) -> bool:
         """True while candidate holds changes not committed nor discarded."""
         with self._mutex:
-            return self._trees[Datastore.CANDIDATE] is not self._trees[Datastore.RUNNING]
-
-    def lock_owner(self, datastore: Datastore) -> SessionId | None:
-        """The session holding ``datastore``'s lock, if any."""
-        with self._mutex:
-            return self._locks.get(datastore)
+            return self._candidate is not self._running
 
     def locks(self) -> dict[Datastore, SessionId]:
         """A snapshot of every held lock."""
@@ -201,12 +227,7 @@ class DatastoreManager:
                     del self._locks[datastore]
                     logger.info("session %s ended: %s unlocked", session_id, datastore.value)
 
-    def check_writable(self, datastore: Datastore, session_id: SessionId) -> None:
-        """Refuse a write to a datastore another session has locked.
-
-        Raises:
-            InUseError: the lock is held by another session.
-        """
+    def _check_writable(self, datastore: Datastore, session_id: SessionId) -> None:
         holder = self._locks.get(datastore)
         if holder is not None and holder != session_id:
             raise InUseError(
@@ -243,34 +264,48 @@ class DatastoreManager:
                 "edit-config cannot target startup; use copy-config.", type_=ErrorType.PROTOCOL
             )
         with self._mutex:
-            self.check_writable(datastore, session_id)
-            work = copy.deepcopy(self._trees[datastore])
-            collected: list[RPCError] = []
+            self._check_writable(datastore, session_id)
+            diverged = datastore is Datastore.CANDIDATE and self._candidate is self._running
+            if diverged:
+                self._diverge_candidate()
+            tree = self._tree(datastore)
+            journal = UndoJournal()
+            errors: list[RPCError] = []
             try:
-                changes = apply_edit(
-                    work,
-                    config,
-                    self._schema,
-                    default_operation=default_operation,
-                    error_option=error_option,
-                )
-            except RPCErrors as errors:
-                if error_option is not ErrorOption.CONTINUE_ON_ERROR:
-                    raise
-                collected.extend(errors.errors)
-                changes = list(getattr(errors, "changes", ()))
-            if test_option is not TestOption.SET:
-                self._validate(work)
-            if collected:
-                if test_option is not TestOption.TEST_ONLY and changes:
-                    self._install(datastore, work, tuple(changes), session_id, user)
-                raise RPCErrors(collected)
-            if test_option is TestOption.TEST_ONLY:
-                return ()
-            if not changes:
-                return ()
-            event = self._install(datastore, work, tuple(changes), session_id, user)
+                try:
+                    changes = apply_edit(
+                        tree.element, config, self._schema,
+                        default_operation=default_operation, error_option=error_option,
+                        journal=journal, indexes=tree.indexes,
+                    )
+                except PartialEditError as partial:
+                    errors.extend(partial.errors)
+                    changes = list(partial.changes)
+                if test_option is not TestOption.SET:
+                    self._validate_edit(tree.element, changes)
+                if test_option is TestOption.TEST_ONLY or not changes:
+                    self._undo(tree, journal)
+                    if diverged:
+                        self._candidate = self._running
+                    if errors:
+                        raise RPCErrors(errors)
+                    return ()
+                record = EditRecord(0, config, default_operation, error_option)
+                if datastore is Datastore.RUNNING:
+                    self._log_running(record, changes)
+                else:
+                    self._candidate_log.append(record)
+                    self._candidate_changes.extend(changes)
+                    self._candidate_checked &= test_option is not TestOption.SET
+            except BaseException:
+                self._undo(tree, journal)
+                if diverged:
+                    self._candidate = self._running
+                raise
+            event = CommitEvent(datastore, tuple(changes), session_id, user)
         self._notify(event)
+        if errors:
+            raise RPCErrors(errors)
         return event.changes
 
     def replace(
@@ -280,7 +315,6 @@ class DatastoreManager:
         *,
         session_id: SessionId,
         user: str | None = None,
-        changes: Iterable[Change] = (),
     ) -> None:
         """copy-config into a datastore (RFC 6241 sec. 7.3), validated first.
 
@@ -288,9 +322,10 @@ class DatastoreManager:
             RPCError: the content is invalid or the datastore is locked by another session.
         """
         with self._mutex:
-            self.check_writable(datastore, session_id)
-            self._validate(tree)
-            event = self._install(datastore, tree, tuple(changes), session_id, user)
+            self._check_writable(datastore, session_id)
+            self._validate_full(tree)
+            self._install(datastore, _Tree(copy.deepcopy(tree)))
+            event = CommitEvent(datastore, (), session_id, user)
         self._notify(event)
 
     def delete(self, datastore: Datastore, *, session_id: SessionId) -> None:
@@ -305,31 +340,54 @@ class DatastoreManager:
                 type_=ErrorType.PROTOCOL,
             )
         with self._mutex:
-            self.check_writable(datastore, session_id)
-            event = self._install(datastore, empty_tree(), (), session_id, None)
+            self._check_writable(datastore, session_id)
+            self._install(datastore, _Tree(empty_tree()))
+            event = CommitEvent(datastore, (), session_id, None)
         self._notify(event)
 
-    def commit(self, *, session_id: SessionId, user: str | None = None) -> tuple[Change, ...]:
+    def commit(
+        self, *, session_id: SessionId, user: str | None = None, keep_previous: bool = False
+    ) -> etree._Element | None:
         """Make candidate the running configuration (RFC 6241 sec. 8.3.4.1).
+
+        Args:
+            session_id: the committing session.
+            user: its user.
+            keep_previous: return running as it was before (a confirmed commit's
+                rollback point); it is never mutated afterwards.
+
+        Returns:
+            The previous running when ``keep_previous``, else None.
 
         Raises:
             RPCError: running is locked by another session, or candidate is invalid.
         """
         with self._mutex:
-            self.check_writable(Datastore.RUNNING, session_id)
-            candidate = self._trees[Datastore.CANDIDATE]
-            if candidate is self._trees[Datastore.RUNNING]:
-                return ()
-            self._validate(candidate)
-            event = self._install(Datastore.RUNNING, candidate, (), session_id, user)
+            self._check_writable(Datastore.RUNNING, session_id)
+            previous = self._running
+            if self._candidate is self._running:
+                return copy.deepcopy(previous.element) if keep_previous else None
+            candidate = self._candidate
+            if not self._candidate_checked:
+                self._validate_full(candidate.element)
+            if self._candidate_base == self._seq and self._wal is not None:
+                self._append_records(self._candidate_log)
+                self._running = candidate
+                self._maybe_compact()
+            else:
+                self._install(Datastore.RUNNING, candidate)
+            self._candidate = self._running
+            changes = tuple(self._candidate_changes)
+            self._reset_candidate_log()
+            event = CommitEvent(Datastore.RUNNING, changes, session_id, user)
         self._notify(event)
-        return event.changes
+        return previous.element if keep_previous else None
 
     def discard_changes(self) -> None:
         """Revert candidate to running (RFC 6241 sec. 8.3.4.2)."""
         with self._mutex:
-            self._trees[Datastore.CANDIDATE] = self._trees[Datastore.RUNNING]
-            self._candidate_modified_by.clear()
+            self._candidate = self._running
+            self._reset_candidate_log()
 
     def restore_running(self, tree: etree._Element, *, reason: str) -> None:
         """Put back a previous running configuration (confirmed-commit rollback).
@@ -337,64 +395,140 @@ class DatastoreManager:
         The candidate is reset to it as well (RFC 6241 sec. 8.4.1).
         """
         with self._mutex:
-            event = self._install(Datastore.RUNNING, tree, (), 0, None)
-            self._trees[Datastore.CANDIDATE] = tree
+            self._install(Datastore.RUNNING, _Tree(tree))
+            self._candidate = self._running
+            self._reset_candidate_log()
+            event = CommitEvent(Datastore.RUNNING, (), 0, None)
         logger.info("running configuration restored: %s", reason)
         self._notify(event)
 
-    def validate_tree(self, tree: etree._Element) -> None:
-        """Validate a whole datastore content (RFC 6241 sec. 8.6).
+    def validate_datastore(self, datastore: Datastore) -> None:
+        """Validate a datastore as a whole (RFC 6241 sec. 8.6).
 
         Raises:
             RPCError: the content is invalid.
         """
-        self._validate(tree)
+        with self._mutex:
+            self._validate_full(self._tree(datastore).element)
+
+    def validate_tree(self, tree: etree._Element) -> None:
+        """Validate inline content as a whole datastore (RFC 6241 sec. 8.6).
+
+        Raises:
+            RPCError: the content is invalid.
+        """
+        self._validate_full(tree)
 
     # --------------------------------------------------------------- internals
-    def _validate(self, tree: etree._Element) -> None:
+    def _tree(self, datastore: Datastore) -> _Tree:
+        if datastore is Datastore.RUNNING:
+            return self._running
+        if datastore is Datastore.CANDIDATE:
+            return self._candidate
+        return self._startup
+
+    def _diverge_candidate(self) -> None:
+        self._candidate = _Tree(copy.deepcopy(self._running.element))
+        self._candidate_base = self._seq
+        self._candidate_checked = True
+
+    def _reset_candidate_log(self) -> None:
+        self._candidate_log = []
+        self._candidate_changes = []
+        self._candidate_checked = True
+
+    def _undo(self, tree: _Tree, journal: UndoJournal) -> None:
+        if len(journal):
+            journal.rollback()
+            tree.indexes.clear()
+
+    def _validate_edit(self, tree: etree._Element, changes: Sequence[Change]) -> None:
+        if self._incremental is None:
+            self._validate_full(tree)
+            return
+        try:
+            self._incremental.validate_changes(tree, changes)
+        except SchemaValidationError as error:
+            raise error.to_rpc_error() from None
+
+    def _validate_full(self, tree: etree._Element) -> None:
         try:
             self._validator.validate(serialize_tree(tree))
         except SchemaValidationError as error:
             raise error.to_rpc_error() from None
 
-    def _install(
-        self,
-        datastore: Datastore,
-        tree: etree._Element,
-        changes: tuple[Change, ...],
-        session_id: SessionId,
-        user: str | None,
-    ) -> CommitEvent:
-        """Persist (running, startup) then swap in ``tree``; caller holds the mutex."""
-        if datastore is not Datastore.CANDIDATE:
-            self._persist(datastore, tree)
-        previous_running = self._trees.get(Datastore.RUNNING)
-        self._trees[datastore] = tree
-        if datastore is Datastore.RUNNING:
-            candidate = self._trees.get(Datastore.CANDIDATE)
-            if candidate is None or candidate is previous_running or candidate is tree:
-                self._trees[Datastore.CANDIDATE] = tree
-                self._candidate_modified_by.clear()
-        elif datastore is Datastore.CANDIDATE:
-            self._candidate_modified_by.add(session_id)
-        return CommitEvent(datastore, changes, session_id, user, tree)
+    def _log_running(self, record: EditRecord, changes: Sequence[Change]) -> None:
+        if self._wal is None:
+            return
+        self._append_records([record])
+        self._maybe_compact()
 
-    def _persist(self, datastore: Datastore, tree: etree._Element) -> None:
+    def _append_records(self, records: Sequence[EditRecord]) -> None:
+        """Log edits in one durable append (all or none of them survive a crash)."""
+        assert self._wal is not None
+        numbered = [
+            EditRecord(self._seq + i, r.config, r.default_operation, r.error_option)
+            for i, r in enumerate(records, start=1)
+        ]
+        try:
+            self._wal.append(numbered)
+        except OSError as error:
+            raise _persist_error(Datastore.RUNNING, error) from None
+        self._seq += len(numbered)
+
+    def _maybe_compact(self) -> None:
+        assert self._wal is not None
+        if self._wal.size > max(_MIN_COMPACTION, self._snapshot_size // 2):
+            try:
+                self._write_snapshot(self._running.element)
+            except RPCError:
+                # The log already holds every acknowledged edit; compaction can wait.
+                logger.warning("running snapshot failed; keeping the log for now")
+
+    def _install(self, datastore: Datastore, tree: _Tree) -> None:
+        """Persist (running, startup) then swap in ``tree``; caller holds the mutex."""
+        if datastore is Datastore.RUNNING:
+            if self._files is not None:
+                self._seq += 1
+                self._write_snapshot(tree.element)
+            previous = self._running
+            self._running = tree
+            if self._candidate is previous:
+                self._candidate = tree
+        elif datastore is Datastore.STARTUP:
+            self._write_startup(tree.element)
+            self._startup = tree
+        else:
+            self._candidate = tree
+            self._candidate_base = -1  # not a sequence of logged edits
+            self._candidate_checked = True
+
+    def _write_snapshot(self, element: etree._Element) -> None:
+        assert self._files is not None and self._wal is not None
+        content = (
+            f'<data xmlns="{NS_NC}" seq="{self._seq}">'.encode()
+            + serialize_tree(element)
+            + b"</data>"
+        )
+        try:
+            atomic_write(self._files.running, content)
+            self._wal.reset()
+        except OSError as error:
+            raise _persist_error(Datastore.RUNNING, error) from None
+        self._snapshot_size = len(content)
+
+    def _write_startup(self, element: etree._Element) -> None:
         if self._files is None:
             return
-        path = self._files.running if datastore is Datastore.RUNNING else self._files.startup
         try:
-            if datastore is Datastore.STARTUP and len(tree) == 0:
-                atomic_remove(path)
+            if len(element) == 0:
+                atomic_remove(self._files.startup)
             else:
-                atomic_write(path, etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
+                atomic_write(self._files.startup,
+                             f'<data xmlns="{NS_NC}">'.encode() + serialize_tree(element)
+                             + b"</data>")
         except OSError as error:
-            logger.error("cannot persist %s to %s: %s", datastore.value, path, error)
-            raise ResourceDeniedError(
-                f"The {datastore.value} configuration could not be saved "
-                f"({error.strerror or error}); nothing was changed.",
-                type_=ErrorType.APPLICATION,
-            ) from None
+            raise _persist_error(Datastore.STARTUP, error) from None
 
     def _notify(self, event: CommitEvent) -> None:
         for listener in self._listeners:
@@ -403,33 +537,74 @@ class DatastoreManager:
             except Exception:  # a listener's bug must not undo a commit
                 logger.exception("commit listener failed")
 
-    def _load(self, load_startup: bool) -> None:
-        running = startup = None
-        if self._files is not None:
-            self._files.ensure()
-            startup = self._read(self._files.startup)
-            if not load_startup:
-                running = self._read(self._files.running)
-        startup = startup if startup is not None else empty_tree()
-        if running is None:
-            running = startup
-            if self._files is not None and len(running):
-                self._persist(Datastore.RUNNING, running)
-        self._trees = {
-            Datastore.STARTUP: startup,
-            Datastore.RUNNING: running,
-            Datastore.CANDIDATE: running,
-        }
+    def _load(self, load_startup: bool) -> tuple[_Tree, _Tree]:
+        if self._files is None:
+            empty = _Tree(empty_tree())
+            return empty, _Tree(empty_tree())
+        self._files.ensure()
+        startup = self._read(self._files.startup)
+        running = None
+        if not load_startup:
+            running = self._read(self._files.running)
+        if running is not None:
+            self._seq = int(running.attrib.pop("seq", "0"))
+            self._snapshot_size = self._files.running.stat().st_size
+            tree = _Tree(running)
+            replayed = self._replay(tree)
+            if replayed:
+                self._validate_loaded(tree.element, self._files.running)
+            return tree, _Tree(startup if startup is not None else empty_tree())
+        base = copy.deepcopy(startup) if startup is not None else empty_tree()
+        tree = _Tree(base)
+        assert self._wal is not None
+        self._wal.reset()
+        self._seq += 1
+        self._write_snapshot(tree.element)
+        return tree, _Tree(startup if startup is not None else empty_tree())
+
+    def _replay(self, tree: _Tree) -> int:
+        """Apply the logged edits newer than the snapshot; returns how many."""
+        assert self._wal is not None
+        count = 0
+        for record in self._wal.records():
+            if record.seq <= self._seq:
+                continue
+            try:
+                apply_edit(tree.element, record.config, self._schema,
+                           default_operation=record.default_operation,
+                           error_option=record.error_option, indexes=tree.indexes)
+            except PartialEditError:
+                pass  # it was acknowledged that way: same partial result
+            except RPCError as error:
+                raise ConfigError(f"logged edit {record.seq} no longer applies: {error}") from None
+            self._seq = record.seq
+            count += 1
+        return count
 
     def _read(self, path: Path) -> etree._Element | None:
         if not path.exists():
             return None
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-        tree = etree.parse(str(path), parser).getroot()
+        try:
+            tree = etree.parse(str(path), parser).getroot()
+        except etree.XMLSyntaxError as error:
+            raise ConfigError(f"{path} is not readable XML: {error}") from None
         if tree.tag != DATA_TAG:
             raise ConfigError(f"{path} is not a datastore file (root {tree.tag}).")
+        self._validate_loaded(tree, path)
+        return tree
+
+    def _validate_loaded(self, tree: etree._Element, path: Path) -> None:
         try:
             self._validator.validate(serialize_tree(tree))
         except SchemaValidationError as error:
             raise ConfigError(f"{path} holds invalid configuration: {error}") from None
-        return tree
+
+
+def _persist_error(datastore: Datastore, error: OSError) -> RPCError:
+    logger.error("cannot persist %s: %s", datastore.value, error)
+    return ResourceDeniedError(
+        f"The {datastore.value} configuration could not be saved "
+        f"({error.strerror or error}); nothing was changed.",
+        type_=ErrorType.APPLICATION,
+    )

@@ -74,6 +74,8 @@ class SchemaNode:
         defaults: canonical default value(s) of a leaf or leaf-list.
         default_namespaces: prefix -> namespace for identityref defaults.
         choices: ``((choice, case), ...)`` from the nearest data ancestor down to it.
+        prefixed_value: the leaf's value may name XML namespace prefixes (identityref,
+            instance-identifier, or a union holding one, RFC 7950 sec. 9.10.3, 9.13.2).
         parent: the data (or rpc/notification) parent, None at top level.
         children: child nodes by qualified name.
     """
@@ -91,6 +93,7 @@ class SchemaNode:
     defaults: tuple[str, ...] = ()
     default_namespaces: dict[str, str] = field(default_factory=dict)
     choices: tuple[tuple[str, str], ...] = ()
+    prefixed_value: bool = False
     parent: SchemaNode | None = None
     children: dict[QName, SchemaNode] = field(default_factory=dict)
 
@@ -219,10 +222,12 @@ class SchemaTree:
             node.keys = tuple(_list_keys(c))
         elif kind is NodeKind.LEAF:
             leaf = ffi.cast("struct lysc_node_leaf *", c)
+            node.prefixed_value = _names_prefixes(leaf.type)
             if leaf.dflt != ffi.NULL:
                 node.defaults = (self._canonical(leaf.dflt),)
         elif kind is NodeKind.LEAF_LIST:
             leaflist = ffi.cast("struct lysc_node_leaflist *", c)
+            node.prefixed_value = _names_prefixes(leaflist.type)
             if leaflist.dflts != ffi.NULL:
                 count = ffi.cast("uint64_t *", leaflist.dflts)[-1]
                 node.defaults = tuple(self._canonical(leaflist.dflts[i]) for i in range(count))
@@ -245,6 +250,18 @@ class SchemaTree:
             if module != ffi.NULL:
                 found[module_name] = ffi.string(module.ns).decode()
         return found
+
+
+def _names_prefixes(ctype: object) -> bool:
+    """True for identityref / instance-identifier types and unions holding one."""
+    base = ctype.basetype  # type: ignore[attr-defined]
+    if base in (lib.LY_TYPE_IDENT, lib.LY_TYPE_INST):
+        return True
+    if base == lib.LY_TYPE_UNION:
+        members = ffi.cast("struct lysc_type_union *", ctype).types
+        count = ffi.cast("uint64_t *", members)[-1] if members != ffi.NULL else 0
+        return any(_names_prefixes(members[i]) for i in range(count))
+    return False
 
 
 def _list_keys(cnode: object) -> Iterator[str]:

@@ -14,7 +14,7 @@ from nvo3_netconf.constants import (
     ErrorOption,
     TestOption,
 )
-from nvo3_netconf.datastore.store import DATA_TAG, empty_tree
+from nvo3_netconf.datastore.store import empty_tree
 from nvo3_netconf.errors import InvalidValueError
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.ops.params import datastore_param, enum_param, required_child
@@ -66,7 +66,7 @@ def copy_config(ctx: RPCContext, op: etree._Element) -> None:
                 f"<copy-config> source and target are both {target.value}.",
                 info={"bad-element": "target"},
             )
-        tree = ctx.server.datastores.tree(source)
+        tree = ctx.server.datastores.snapshot(source)
     else:
         tree = inline_tree(source)
     ctx.server.datastores.replace(
@@ -86,9 +86,8 @@ def delete_config(ctx: RPCContext, op: etree._Element) -> None:
 def validate(ctx: RPCContext, op: etree._Element) -> None:
     """``<validate>`` (:validate:1.1): a datastore or inline configuration."""
     source = datastore_param(op, "source", ALL, inline=True)
-    tree = ctx.server.datastores.tree(source) if isinstance(source, Datastore) else (
-        inline_tree(source)
-    )
-    assert tree.tag == DATA_TAG
-    ctx.server.datastores.validate_tree(tree)
+    if isinstance(source, Datastore):
+        ctx.server.datastores.validate_datastore(source)
+    else:
+        ctx.server.datastores.validate_tree(inline_tree(source))
     return None

@@ -25,9 +25,9 @@ def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
-    tree = ctx.server.datastores.tree(source)
-    tree = apply_with_defaults(tree, schema, mode, config_only=True)
-    return [_filtered(tree, flt, schema)]
+    with ctx.server.datastores.reading(source) as tree:
+        tree = apply_with_defaults(tree, schema, mode, config_only=True)
+        return [_filtered(tree, flt, schema)]
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
@@ -35,10 +35,10 @@ def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
-    running = ctx.server.datastores.tree(Datastore.RUNNING)
-    running = apply_with_defaults(running, schema, mode, config_only=False)
+    with ctx.server.datastores.reading(Datastore.RUNNING) as running:
+        running = apply_with_defaults(running, schema, mode, config_only=False)
+        config_part = _filtered(running, flt, schema)
     state = ctx.server.operational_tree(ctx.session, flt)
-    config_part = _filtered(running, flt, schema)
     state_part = _filtered(state, flt, schema)
     merge_trees(config_part, state_part, schema.roots)
     return [config_part]
