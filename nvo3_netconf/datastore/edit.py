@@ -216,6 +216,14 @@ class _At(NamedTuple):
     quiet: bool
 
 
+class _Shape(NamedTuple):
+    """A node's key tags, plain children by tag, and whether it is pruned when empty."""
+
+    keys: tuple[str, ...]
+    children: dict[str, SchemaNode]
+    empty_is_pruned: bool
+
+
 class _Placed(NamedTuple):
     """An ``ordered-by user`` entry a creating operation produced or met."""
 
@@ -262,6 +270,7 @@ class _Editor:
         self._key_tags: dict[SchemaNode, tuple[str, ...]] = {}
         self._conflicts: dict[SchemaNode, tuple[SchemaNode, ...]] = {}
         self._split_cache: dict[str, tuple[str, str]] = {}
+        self._shapes: dict[SchemaNode, _Shape] = {}
 
     # ------------------------------------------------------------------ walking
     def children(
@@ -395,6 +404,12 @@ class _Editor:
         if snode.kind in (NodeKind.LEAF, NodeKind.LEAF_LIST):
             self._check_leaf_content(edit, at)
             element = self._new_leaf(edit, data_parent, snode)
+        elif snode.kind in _INNER and self._plain(edit, snode):
+            # Fast path: a new subtree without attributes, operations or anything the
+            # node-by-node walk would treat specially is stored as one copy.
+            element = _clean_copy(edit)
+            data_parent.append(element)
+            self._journal.inserted(element)
         elif snode.kind in _INNER:
             if self._default_namespace(data_parent) == snode.namespace:
                 element = etree.SubElement(data_parent, self._tag(snode))
@@ -518,6 +533,79 @@ class _Editor:
         data_parent.remove(element)
         self.log.discard(element)
         return True
+
+    def _plain(self, edit: Element, snode: SchemaNode) -> bool:
+        """True when creating ``edit`` node by node would just copy it.
+
+        That is: no attribute anywhere, every element a known configuration node, list
+        keys first and in order, no duplicate entries, no two cases of one choice, no
+        value naming prefixes, no empty non-presence container, no anydata, and no
+        text where a container or list holds only elements. This walk runs for every
+        element of a bulk edit, so it works on precomputed per-schema-node tables.
+        """
+        if edit.attrib or (edit.text and not edit.text.isspace()):
+            return False
+        shape = self._shape(snode)
+        if shape.empty_is_pruned and not len(edit):
+            return False
+        keys = shape.keys
+        children = shape.children
+        seen: set[object] = set()
+        cases: dict[str, str] | None = None
+        position = 0
+        nkeys = len(keys)
+        for child in edit:
+            tag = child.tag
+            tail = child.tail
+            if tail and not tail.isspace():
+                return False
+            if position < nkeys:
+                if tag != keys[position] or len(child) or child.attrib:
+                    return False
+                position += 1
+                continue
+            node = children.get(tag)  # type: ignore[call-overload]
+            if node is None:
+                return False
+            if node.choices:
+                cases = cases if cases is not None else {}
+                for choice, case in node.choices:
+                    if cases.setdefault(choice, case) != case:
+                        return False
+            kind = node.kind
+            if kind is NodeKind.LEAF:
+                if len(child) or child.attrib:
+                    return False
+                identity: object = tag
+            elif kind is NodeKind.LEAF_LIST:
+                if len(child) or child.attrib:
+                    return False
+                identity = (tag, child.text)
+            else:
+                if not self._plain(child, node):
+                    return False
+                if kind is NodeKind.LIST:
+                    identity = (tag, *(child[i].text for i in range(len(node.keys))))
+                else:
+                    identity = tag
+            if identity in seen:
+                return False
+            seen.add(identity)
+        return position == nkeys
+
+    def _shape(self, snode: SchemaNode) -> _Shape:
+        """What :meth:`_plain` needs to know of a node, computed once per edit."""
+        shape = self._shapes.get(snode)
+        if shape is None:
+            keys = self._key_tags_of(snode) if snode.kind is NodeKind.LIST else ()
+            children = {
+                self._tag(child): child
+                for child in snode.children.values()
+                if child.config and child.kind in _PLAIN_KINDS and not child.prefixed_value
+            }
+            pruned = snode.kind is NodeKind.CONTAINER and not snode.presence
+            shape = self._shapes[snode] = _Shape(keys, children, pruned)
+        return shape
 
     def _new_leaf(self, edit: Element, data_parent: Element, snode: SchemaNode) -> Element:
         """A leaf or leaf-list entry under ``data_parent`` with the value of ``edit``.
@@ -790,6 +878,16 @@ class _Editor:
 
 
 # ---------------------------------------------------------------------- helpers
+_PLAIN_KINDS = frozenset({NodeKind.CONTAINER, NodeKind.LIST, NodeKind.LEAF, NodeKind.LEAF_LIST})
+
+
+def _clean_copy(edit: Element) -> Element:
+    """A copy of a request subtree without the request's unused namespace declarations."""
+    element = edit.__deepcopy__(None)  # lxml's C copy, without copy.deepcopy's memo
+    etree.cleanup_namespaces(element)
+    return element
+
+
 def _parse_operation(raw: str, at: _At) -> EditOperation:
     try:
         op = EditOperation(raw)
