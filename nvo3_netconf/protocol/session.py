@@ -116,6 +116,8 @@ class NetconfSession:
         dispatcher: Dispatcher,
         on_close: Callable[[NetconfSession], None],
         max_message_size: int,
+        after_large_message: Callable[[], None] | None = None,
+        large_message: int = 4 * 1024 * 1024,
     ) -> None:
         self.info = info
         self._link = link
@@ -125,6 +127,8 @@ class NetconfSession:
         self._decoder = FrameDecoder(max_message_size=max_message_size)
         self._framing = FramingVersion.EOM
         self._hello_done = False
+        self._after_large = after_large_message
+        self._large = large_message
         self._closing = False
         self._close_requested = False
         self._ended = threading.Event()
@@ -163,6 +167,8 @@ class NetconfSession:
                 if message is None:
                     break
                 self._handle_message(message)
+                if len(message) > self._large and self._after_large is not None:
+                    self._after_large()
         except FramingError as error:
             self._log.info("framing error: %s", error)
             if self._hello_done and self._framing is FramingVersion.CHUNKED:
@@ -234,7 +240,12 @@ class NetconfSession:
                                       type_=ErrorType.APPLICATION)],
             )
             return
-        self._send(build_rpc_reply(request.attributes, list(body or ())))
+        reply = build_rpc_reply(request.attributes, list(body or ()))
+        del body
+        self._send(reply)
+        if len(reply) > self._large and self._after_large is not None:
+            del reply
+            self._after_large()
         if self._close_requested:
             self.close()
 

@@ -23,6 +23,7 @@ from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
 from nvo3_netconf.scheduler import Scheduler
 from nvo3_netconf.schema import SchemaTree, YangContext
+from nvo3_netconf.server.memory import LARGE_MESSAGE, HeapTrimmer
 from nvo3_netconf.server.monitoring import netconf_state
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class NetconfServer:
         self._lock_times: dict[Datastore, float] = {}
         self.counters = {"in-sessions": 0, "dropped-sessions": 0, "in-bad-hellos": 0}
         self._content_id = 1
+        self._trim = HeapTrimmer()
         known = {m.namespace for m in yang.modules} | {NS_NC}
         self.dispatcher = Dispatcher(handlers, server=self, known_namespaces=known)
         datastores.add_listener(self._on_commit)
@@ -90,6 +92,8 @@ class NetconfServer:
             dispatcher=self.dispatcher,
             on_close=self._session_closed,
             max_message_size=self.max_message_size,
+            after_large_message=self._trim,
+            large_message=LARGE_MESSAGE,
         )
         with self._lock:
             self._sessions[info.session_id] = session
