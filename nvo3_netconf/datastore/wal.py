@@ -75,14 +75,17 @@ class WriteAheadLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: int | None = None
+        self._size: int | None = None
 
     @property
     def size(self) -> int:
         """Bytes in the log."""
-        try:
-            return self.path.stat().st_size
-        except FileNotFoundError:
-            return 0
+        if self._size is None:
+            try:
+                self._size = self.path.stat().st_size
+            except FileNotFoundError:
+                self._size = 0
+        return self._size
 
     def append(self, records: Sequence[EditRecord]) -> None:
         """Append records and make them durable before returning.
@@ -104,6 +107,7 @@ class WriteAheadLog:
                 written = os.write(self._handle, view)
                 view = view[written:]
             os.fdatasync(self._handle)
+            self._size = start + len(data)
         except OSError:
             try:
                 os.ftruncate(self._handle, start)
@@ -114,6 +118,7 @@ class WriteAheadLog:
     def reset(self) -> None:
         """Empty the log (after a snapshot that includes every record)."""
         self.close()
+        self._size = 0
         if self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_TRUNC)
             try:
@@ -143,6 +148,7 @@ class WriteAheadLog:
                 with open(self.path, "r+b") as handle:
                     handle.truncate(pos)
                     os.fsync(handle.fileno())
+                self._size = pos
                 return
             edit, pos = record
             yield edit

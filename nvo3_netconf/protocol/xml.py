@@ -132,7 +132,7 @@ def parse_xml(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
             "The message contains a document type declaration, which NETCONF forbids "
             "(RFC 6241 sec. 3.2)."
         )
-    if _deeper_than(root, max_depth):
+    if data.count(b"<") > max_depth and _deeper_than(root, max_depth):
         raise MalformedMessageError(f"The message nests elements deeper than {max_depth} levels.")
     return root
 
