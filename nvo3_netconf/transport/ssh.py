@@ -30,6 +30,8 @@ import paramiko
 logger = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024
+CLOSE_GRACE = 2.0
+"""Seconds a client may keep an SSH connection without any NETCONF channel."""
 
 
 class Authenticator(Protocol):
@@ -264,7 +266,12 @@ class SSHServer:
             handler.connection_lost()
             transport = channel.get_transport()
             if transport is not None and not _has_open_channels(transport):
-                transport.close()
+                # Let the client close the connection after its channel (closing first
+                # makes the kernel answer its last packets with a TCP reset); close it
+                # ourselves only if the client lingers.
+                transport.join(CLOSE_GRACE)
+                if transport.is_active() and not _has_open_channels(transport):
+                    transport.close()
 
 
 def _has_open_channels(transport: paramiko.Transport) -> bool:
