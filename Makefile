@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYANG := $(VENV)/bin/pyang
 APT_PACKAGES := libyang2-dev libyang2-tools python3-venv python3-dev gcc \
-                openssh-client openssh-server netconfd yangcli
+                openssh-client openssh-server socat netconfd yangcli
 OWN_YANG := $(wildcard yang/*.yang)
 STD_YANG_DIR := yang/standard
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

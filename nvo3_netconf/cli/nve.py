@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="extra directory of YANG modules to load and serve (repeatable)")
     serve.add_argument("--load", choices=("running", "startup"),
                        help="start from the last running (default) or from startup")
+    serve.add_argument("--unix-socket", type=Path,
+                       help="also serve sessions relayed by OpenSSH through this socket")
+    serve.add_argument("--no-builtin-ssh", action="store_true",
+                       help="do not run the built-in SSH listener (OpenSSH only)")
     serve.add_argument("--port-file", type=Path,
                        help="write the bound port here once listening (for scripts)")
     hashing = commands.add_parser("hash-password", help="hash a password for the users file")
@@ -71,6 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
         "host_key": args.host_key,
         "yang_dirs": tuple(args.yang_dir) if args.yang_dir else None,
         "load": args.load,
+        "unix_socket": args.unix_socket,
+        "builtin_ssh": False if args.no_builtin_ssh else None,
     }
     base = (ServerConfig.from_toml(args.config) if args.config else ServerConfig())
     config = base.with_overrides(**_env_overrides()).with_overrides(**flags)
@@ -78,10 +84,14 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with build_server(config) as server:
-        host, port = server.address
-        print(f"nvo3-nve: listening on {host} port {port}", file=sys.stderr, flush=True)
-        if args.port_file:
-            args.port_file.write_text(f"{port}\n", encoding="utf-8")
+        if server.address is not None:
+            host, port = server.address
+            print(f"nvo3-nve: listening on {host} port {port}", file=sys.stderr, flush=True)
+            if args.port_file:
+                args.port_file.write_text(f"{port}\n", encoding="utf-8")
+        if server.unix_socket is not None:
+            print(f"nvo3-nve: subsystem socket {server.unix_socket}", file=sys.stderr,
+                  flush=True)
         stop.wait()
     return 0
 

@@ -34,7 +34,9 @@ from nvo3_netconf.schema import SchemaTree, Validator, YangContext
 from nvo3_netconf.server.auth import UserDatabase
 from nvo3_netconf.server.config import ServerConfig
 from nvo3_netconf.server.core import NetconfServer
-from nvo3_netconf.transport.ssh import ChannelLink, PeerInfo, SSHServer, load_or_create_host_key
+from nvo3_netconf.protocol.session import NetconfSession
+from nvo3_netconf.transport.ssh import ByteLink, PeerInfo, SSHServer, load_or_create_host_key
+from nvo3_netconf.transport.unix import UnixSocketServer
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +98,21 @@ class RunningServer:
         netconf: the shared server state.
     """
 
-    def __init__(self, netconf: NetconfServer, ssh: SSHServer, yang: YangContext) -> None:
+    def __init__(
+        self, netconf: NetconfServer, ssh: SSHServer | None, unix: UnixSocketServer | None
+    ) -> None:
         self.netconf = netconf
         self._ssh = ssh
-        self._yang = yang
-        self.address = ssh.start()
+        self._unix = unix
+        self.address = ssh.start() if ssh is not None else None
+        self.unix_socket = unix.start() if unix is not None else None
 
     def stop(self) -> None:
-        """Close sessions, stop listening and timers, free the YANG context."""
-        self._ssh.stop()
+        """Close sessions, stop listening and timers."""
+        if self._ssh is not None:
+            self._ssh.stop()
+        if self._unix is not None:
+            self._unix.stop()
         self.netconf.close_all()
         self.netconf.scheduler.stop()
         logger.info("NVE agent stopped")
@@ -163,14 +171,22 @@ def build_server(
         max_message_size=config.max_message_size,
     )
 
-    def new_session(link: ChannelLink, peer: PeerInfo) -> object:
+    def new_session(link: ByteLink, peer: PeerInfo) -> NetconfSession:
         return netconf.open_session(link, peer.user, peer.host)
 
-    ssh = SSHServer(
-        host=config.listen,
-        port=config.port,
-        host_key=load_or_create_host_key(config.host_key_path),
-        authenticator=users,
-        session_factory=new_session,  # type: ignore[arg-type]
-    )
-    return RunningServer(netconf, ssh, yang)
+    ssh = unix = None
+    if config.builtin_ssh:
+        ssh = SSHServer(
+            host=config.listen,
+            port=config.port,
+            host_key=load_or_create_host_key(config.host_key_path),
+            authenticator=users,
+            session_factory=new_session,
+        )
+    if config.unix_socket is not None:
+        unix = UnixSocketServer(
+            path=config.unix_socket,
+            session_factory=new_session,
+            allowed_user=lambda name: name in users.users,
+        )
+    return RunningServer(netconf, ssh, unix)

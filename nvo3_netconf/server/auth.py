@@ -7,6 +7,9 @@ The users file is TOML::
     authorized-keys = ["ssh-ed25519 AAAA... admin@laptop"]
     groups = ["admin"]
 
+    [users.operator]        # no credentials: logs in only through OpenSSH (unix-socket)
+    groups = ["operators"]
+
 Passwords are stored as scrypt hashes (RFC 7914) and compared in constant time; there
 is no anonymous access. Repeated failures from one address are slowed down.
 
@@ -114,8 +117,6 @@ class UserDatabase:
                     raise ConfigError(f"user {name}: malformed authorized key {line!r}")
                 keys.add((parts[0], parts[1]))
             password_hash = entry.get("password-hash")
-            if password_hash is None and not keys:
-                raise ConfigError(f"user {name} has neither a password hash nor a key")
             users[name] = User(
                 name=name,
                 password_hash=str(password_hash) if password_hash else None,

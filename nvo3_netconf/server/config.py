@@ -11,7 +11,8 @@ Example file::
     users-file = "/etc/nvo3-nve/users.toml"
     yang-dirs = ["/usr/share/nvo3/extra-yang"]
     load = "running"            # or "startup"
-    max-message-size = 67108864
+    max-message-size = 33554432
+    unix-socket = "/run/nvo3-nve/netconf.sock"   # optional: sessions relayed by sshd
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ServerConfig:
         own_yang_dir: the project's modules (``yang/``, with ``yang/standard``).
         load: ``running`` (resume the last committed running) or ``startup``.
         max_message_size: largest message accepted from a peer, in bytes.
+        unix_socket: also accept sessions relayed by OpenSSH's sshd through this Unix
+            socket (``Subsystem netconf socat STDIO UNIX-CONNECT:<path>``).
+        builtin_ssh: run the built-in SSH listener (``listen``/``port``).
     """
 
     listen: str = "127.0.0.1"
@@ -51,7 +55,9 @@ class ServerConfig:
     yang_dirs: tuple[Path, ...] = ()
     own_yang_dir: Path = DEFAULT_YANG_DIR
     load: str = "running"
-    max_message_size: int = 64 * 1024 * 1024
+    max_message_size: int = 32 * 1024 * 1024
+    unix_socket: Path | None = None
+    builtin_ssh: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,7 +94,7 @@ class ServerConfig:
                 extra[key] = value
                 continue
             values[name] = value
-        for name in ("state_dir", "users_file", "host_key", "own_yang_dir"):
+        for name in ("state_dir", "users_file", "host_key", "own_yang_dir", "unix_socket"):
             if name in values:
                 values[name] = (base / Path(values[name])).resolve()
         if "yang_dirs" in values:
@@ -118,3 +124,5 @@ class ServerConfig:
             raise ConfigError(f"load must be 'running' or 'startup', not {self.load!r}")
         if self.max_message_size < 4096:
             raise ConfigError("max-message-size must be at least 4096 bytes")
+        if not self.builtin_ssh and self.unix_socket is None:
+            raise ConfigError("with the built-in SSH listener off, a unix-socket is needed")

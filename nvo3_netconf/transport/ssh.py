@@ -11,7 +11,8 @@ This module only moves bytes between channels and sessions: authentication decis
 belong to an :class:`Authenticator`, protocol decisions to the session.
 
 Public names: :class:`SSHServer`, :class:`Authenticator`, :class:`SessionHandler`,
-:class:`ChannelLink`, :data:`SessionFactory`, :func:`load_or_create_host_key`.
+:class:`ByteLink`, :class:`ChannelLink`, :data:`SessionFactory`,
+:func:`load_or_create_host_key`.
 """
 
 from __future__ import annotations
@@ -108,7 +109,17 @@ class ChannelLink:
         return self._closed.is_set()
 
 
-SessionFactory = Callable[[ChannelLink, PeerInfo], SessionHandler]
+class ByteLink(Protocol):
+    """A session's outgoing side, whatever carries it (SSH channel, Unix socket)."""
+
+    def send(self, data: bytes) -> bool:
+        """Send all of ``data``; False when the peer is gone."""
+
+    def close(self) -> None:
+        """Close the connection."""
+
+
+SessionFactory = Callable[[ByteLink, PeerInfo], SessionHandler]
 """Builds the protocol session for a new ``netconf`` subsystem channel."""
 
 
