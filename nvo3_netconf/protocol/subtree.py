@@ -39,6 +39,9 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC
 from nvo3_netconf.protocol.selection import KeysOf, Selection, copy_selection, merge_selections
 
+_PREFILTER_MIN = 32
+"""Children a parent needs before a content-match prefilter is worth compiling."""
+
 _XML_SPACE = " \t\r\n"  # XML 1.0 S production; str.strip() alone would also strip NBSP
 
 
@@ -62,18 +65,24 @@ class _FilterNode:
     value: str  # stripped content of a content match node, "" otherwise
     value_qname: tuple[str, str] | None  # (namespace, name) if value is a resolvable QName
     children: tuple[_FilterNode, ...]
-    prefilter: etree.XPath | None = field(default=None, compare=False)
+    prefilter: tuple[str, dict[str, str]] | None = field(default=None, compare=False)
 
     def candidates(self, parent: etree._Element) -> Iterable[etree._Element]:
         """The children of ``parent`` with the right name and attributes.
 
-        A containment node with content match children first narrows them down with
-        :attr:`prefilter`, evaluated in C: picking one entry of a long list then costs
-        no Python work per entry. The prefilter accepts a superset of what the content
-        match nodes accept, and :func:`_select` still applies the exact rules.
+        A containment node with content match children narrows a long list down with
+        :attr:`prefilter`, an XPath evaluated in C: picking one entry of a long list
+        then costs no Python work per entry. It is compiled only for parents with at
+        least :data:`_PREFILTER_MIN` children (compiling costs more than scanning a
+        short list). The prefilter accepts a superset of what the content match nodes
+        accept, and :func:`_select` still applies the exact rules.
         """
-        if self.prefilter is not None:
-            found: Iterable[etree._Element] = cast("list[etree._Element]", self.prefilter(parent))
+        found: Iterable[etree._Element]
+        if self.prefilter is not None and len(parent) >= _PREFILTER_MIN:
+            expression, namespaces = self.prefilter
+            found = cast(
+                "list[etree._Element]", parent.xpath(expression, namespaces=namespaces)
+            )
         else:
             found = parent.iterchildren(self.selector)
         if not self.attributes:
@@ -154,7 +163,7 @@ def _compile(element: etree._Element) -> _FilterNode:
     return node
 
 
-def _prefilter(node: _FilterNode) -> etree.XPath:
+def _prefilter(node: _FilterNode) -> tuple[str, dict[str, str]]:
     """XPath ``child::`` step selecting the candidates whose content matches may be true.
 
     For each content match child ``<c>v</c>`` the step requires a child ``c`` whose
@@ -173,7 +182,7 @@ def _prefilter(node: _FilterNode) -> etree.XPath:
             test += f" or substring-after({text}, ':') = {_literal(child.value_qname[1])}"
         tests.append(f"[{_name_test(child, prefixes)}[{test}]]")
     expression = _name_test(node, prefixes) + "".join(tests)
-    return etree.XPath(expression, namespaces={p: ns for ns, p in prefixes.items()})
+    return expression, {p: ns for ns, p in prefixes.items()}
 
 
 def _name_test(node: _FilterNode, prefixes: dict[str, str]) -> str:
