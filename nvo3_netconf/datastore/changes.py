@@ -282,6 +282,91 @@ def resolve_prefixes(text: str, nsmap: Mapping[str | None, str]) -> str:
     return _PREFIXED.sub(resolve, text)
 
 
+def rebase_value(
+    text: str,
+    used: Mapping[str, str],
+    scope: Mapping[str | None, str],
+    *,
+    path_value: bool,
+) -> tuple[str, dict[str, str]]:
+    """Rewrite a prefixed value for the namespace scope it will live in.
+
+    lxml drops a namespace declaration from an element whenever an ancestor already
+    declares the same namespace URI (on every insertion or move), even when the only
+    use of its prefix is inside the text: ``<color xmlns:c="urn:c">c:blue</color>``
+    under ``<tenant xmlns="urn:c">`` loses ``xmlns:c``. So a stored value uses a
+    prefix the scope itself declares, or no prefix when the namespace is the default
+    one in scope (valid for identityref, RFC 7950 sec. 9.10.3); only namespaces the
+    scope does not know get a declaration of their own (which lxml then keeps).
+
+    Args:
+        text: the value as written in the request.
+        used: prefix -> namespace for the prefixes ``text`` uses.
+        scope: the in-scope namespaces where the value is stored (``parent.nsmap``).
+        path_value: the value may be an instance-identifier (prefixes cannot be dropped).
+
+    Returns:
+        The rewritten text and the declarations the stored leaf itself needs.
+    """
+    by_namespace: dict[str, str | None] = {}
+    for prefix, uri in scope.items():
+        if prefix is not None:
+            by_namespace.setdefault(uri, prefix)
+    default = scope.get(None)
+    declarations: dict[str, str] = {}
+
+    def rewrite(match: re.Match[str]) -> str:
+        prefix = match.group(1)
+        uri = used.get(prefix)
+        if uri is None:
+            return match.group(0)
+        known = by_namespace.get(uri)
+        if known is not None:
+            return f"{known}:"
+        if uri == default:
+            if not path_value:
+                return ""
+        elif scope.get(prefix) in (None, uri):
+            declarations[prefix] = uri
+            return match.group(0)
+        declarations[prefix] = uri  # best effort: see the docstring
+        return match.group(0)
+
+    return _PREFIXED.sub(rewrite, text), declarations
+
+
+def adopt(parent: Element, element: Element, snode: SchemaNode | None) -> None:
+    """Append a foreign subtree (copy-config content) keeping its values' meaning.
+
+    Appending lets lxml strip declarations that the new ancestors already make (see
+    :func:`rebase_value`); the prefixed values of the subtree are read before and
+    rewritten after, for the scope they end up in.
+    """
+    captured = _prefixed_leaves(element, snode) if snode is not None else []
+    parent.append(element)
+    for leaf, used, path_value in captured:
+        text, _ = rebase_value(leaf.text or "", used, leaf.nsmap, path_value=path_value)
+        leaf.text = text
+
+
+def _prefixed_leaves(
+    element: Element, snode: SchemaNode
+) -> list[tuple[Element, dict[str, str], bool]]:
+    found: list[tuple[Element, dict[str, str], bool]] = []
+    if snode.prefixed_value and element.text and ":" in element.text:
+        used = {p: u for p, u in element.nsmap.items() if p is not None}
+        found.append((element, used, snode.path_value))
+    if snode.children:
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            qname = etree.QName(child)
+            node = snode.children.get((qname.namespace or "", qname.localname))
+            if node is not None:
+                found.extend(_prefixed_leaves(child, node))
+    return found
+
+
 def value_key(text: str | None, element: Element) -> str:
     """A leaf value as compared: its text, prefixes resolved in ``element``'s scope."""
     if not text:

@@ -102,6 +102,7 @@ from nvo3_netconf.datastore.changes import (
     other_case,
     place,
     previous_entry,
+    rebase_value,
     quote_literal,
     value_key,
     value_prefixes,
@@ -436,7 +437,7 @@ class _Editor:
         assert snode is not None
         if snode.kind is NodeKind.LEAF:
             self._check_leaf_content(edit, at)
-            if value_key(edit.text, edit) == value_key(existing.text, existing):
+            if _compared(edit, snode) == _compared(existing, snode):
                 return
             new = self._new_leaf(edit, data_parent, snode)
         else:
@@ -527,7 +528,10 @@ class _Editor:
 
     def _prune_if_empty(self, data_parent: Element, element: Element, snode: SchemaNode) -> bool:
         """Remove a non-presence container left without children (no Change)."""
-        if snode.kind is not NodeKind.CONTAINER or snode.presence or len(element):
+        # Not len(element): libxml2 counts children by walking them all.
+        if snode.kind is not NodeKind.CONTAINER or snode.presence or next(
+            iter(element), None
+        ) is not None:
             return False
         self._journal.removing(element)
         data_parent.remove(element)
@@ -616,19 +620,21 @@ class _Editor:
         """
         text = edit.text
         nsmap: dict[str | None, str] = {}
-        if snode.prefixed_value:
-            # An unprefixed identityref refers to the default namespace in effect on
-            # the request element (RFC 7950 sec. 9.10.3): keep that binding.
-            wanted = snode.namespace if edit.prefix is None else edit.nsmap.get(None)
-        else:
-            wanted = snode.namespace
-        if wanted is not None and wanted != self._default_namespace(data_parent):
-            nsmap[None] = wanted
-        if snode.prefixed_value and text and ":" in text:
-            edit_nsmap = edit.nsmap
-            for prefix in value_prefixes(text):
-                if prefix in edit_nsmap:
-                    nsmap[prefix] = edit_nsmap[prefix]
+        if snode.namespace != self._default_namespace(data_parent):
+            nsmap[None] = snode.namespace
+        if snode.prefixed_value and text:
+            used = dict(edit.nsmap)
+            if ":" not in text and used.get(None) is not None:
+                # An unprefixed identityref names the request's default namespace.
+                text = f"{_DEFAULT_MARK}:{text}"
+                used[_DEFAULT_MARK] = used[None]
+            scope = dict(data_parent.nsmap)
+            scope.update(nsmap)
+            text, declarations = rebase_value(
+                text, {p: u for p, u in used.items() if p is not None}, scope,
+                path_value=snode.path_value,
+            )
+            nsmap.update(declarations)
         if nsmap:
             element = etree.SubElement(data_parent, self._tag(snode), nsmap=nsmap)
         else:
@@ -792,27 +798,7 @@ class _Editor:
 
     def _index(self, data_parent: Element, snode: SchemaNode) -> dict[EntryKey, Element]:
         """Entries of one list or leaf-list under one parent by key, built on first use."""
-        index = self._indexes.get((data_parent, snode))
-        if index is None:
-            index = {}
-            entries = data_parent.iterchildren(self._tag(snode))
-            key_tags = self._key_tags_of(snode)
-            if len(key_tags) == 1:  # the common case, inlined: this loop sees every entry
-                key_tag = key_tags[0]
-                for element in entries:
-                    leaf = element[0] if len(element) else None
-                    if leaf is None or leaf.tag != key_tag:
-                        leaf = next(element.iterchildren(key_tag), None)
-                    if leaf is not None:
-                        text = leaf.text
-                        key = (text if text and ":" not in text else value_key(text, leaf),)
-                        if key not in index:
-                            index[key] = element
-            else:
-                for element in entries:
-                    index.setdefault(self._entry_key(element, snode), element)
-            self._indexes[(data_parent, snode)] = index
-        return index
+        return entries_by_key(self._indexes, data_parent, snode)
 
     def _entry_key(self, element: Element, snode: SchemaNode) -> EntryKey:
         """Identity of an element among its siblings: key values, value, or ``""``."""
@@ -878,6 +864,54 @@ class _Editor:
 
 
 # ---------------------------------------------------------------------- helpers
+def entries_by_key(
+    indexes: KeyIndexes, data_parent: Element, snode: SchemaNode
+) -> dict[EntryKey, Element]:
+    """The entries of a list or leaf-list under ``data_parent`` by key (or value).
+
+    Built with one scan on first use and kept in ``indexes``, which the edit engine
+    updates as it creates and deletes entries; readers (a filter looking an entry up
+    by key) may use it under the same datastore lock.
+    """
+    index = indexes.get((data_parent, snode))
+    if index is not None:
+        return index
+    index = {}
+    tag = f"{{{snode.namespace}}}{snode.name}"
+    if snode.kind is NodeKind.LEAF_LIST:
+        for element in data_parent.iterchildren(tag):
+            index.setdefault(value_key(element.text, element), element)
+    else:
+        key_tags = tuple(f"{{{snode.namespace}}}{name}" for name in snode.keys)
+        for element in data_parent.iterchildren(tag):
+            values: list[str | None] = []
+            count = len(element)
+            for i, key_tag in enumerate(key_tags):
+                # Keys come first, in key order (RFC 7950 sec. 7.8.5): try that position.
+                leaf = element[i] if i < count else None
+                if leaf is None or leaf.tag != key_tag:
+                    leaf = next(element.iterchildren(key_tag), None)
+                if leaf is None:
+                    values.append(None)
+                else:
+                    text = leaf.text
+                    values.append(text if text and ":" not in text else value_key(text, leaf))
+            index.setdefault(tuple(values), element)
+    indexes[(data_parent, snode)] = index
+    return index
+
+
+def _compared(leaf: Element, snode: SchemaNode) -> str:
+    """A leaf's value as compared: prefixes resolved, and an unprefixed identityref
+    resolved in the default namespace (RFC 7950 sec. 9.10.3)."""
+    text = leaf.text or ""
+    if snode.prefixed_value and not snode.path_value and text and ":" not in text:
+        return f"{{{leaf.nsmap.get(None, '')}}}{text}"
+    return value_key(text, leaf)
+
+
+_DEFAULT_MARK = "default-namespace"  # stands for the default namespace while rebasing
+
 _PLAIN_KINDS = frozenset({NodeKind.CONTAINER, NodeKind.LIST, NodeKind.LEAF, NodeKind.LEAF_LIST})
 
 

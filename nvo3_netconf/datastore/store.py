@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from nvo3_netconf.constants import (
     TestOption,
 )
 from nvo3_netconf.datastore.changes import PartialEditError
-from nvo3_netconf.datastore.edit import Change, KeyIndexes, apply_edit
+from nvo3_netconf.datastore.edit import Change, KeyIndexes, apply_edit, entries_by_key
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
 from nvo3_netconf.datastore.undo import UndoJournal
 from nvo3_netconf.datastore.wal import EditRecord, WriteAheadLog
@@ -51,7 +51,14 @@ from nvo3_netconf.errors import (
     RPCError,
     RPCErrors,
 )
-from nvo3_netconf.schema import SchemaTree, SchemaValidationError, Validator
+from nvo3_netconf.schema.instances import InstanceCache
+from nvo3_netconf.schema import (
+    NodeKind,
+    SchemaNode,
+    SchemaTree,
+    SchemaValidationError,
+    Validator,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +82,14 @@ def serialize_tree(tree: etree._Element) -> bytes:
 class ChangeValidator(Protocol):
     """Validates a datastore after an edit at a cost proportional to the edit."""
 
-    def validate_changes(self, tree: etree._Element, changes: Sequence[Change]) -> None:
-        """Raise SchemaValidationError when the edited tree is invalid."""
+    def validate_changes(
+        self, tree: etree._Element, changes: Sequence[Change], *, cache: InstanceCache | None
+    ) -> None:
+        """Raise SchemaValidationError when the edited tree is invalid.
+
+        ``cache`` holds indexes of ``tree`` kept across edits; the validator updates it
+        with the changes and restores it when it raises.
+        """
 
 
 @dataclass(frozen=True)
@@ -102,10 +115,16 @@ CommitListener = Callable[[CommitEvent], None]
 
 @dataclass(eq=False)
 class _Tree:
-    """A datastore's content and the key indexes of its lists."""
+    """A datastore's content, the key indexes of its lists and the validator's indexes."""
 
     element: etree._Element
     indexes: KeyIndexes = field(default_factory=dict)
+    cache: InstanceCache = field(default_factory=InstanceCache)
+
+    def forget_indexes(self) -> None:
+        """Drop every index (after a rollback of changes they may have seen)."""
+        self.indexes.clear()
+        self.cache.clear()
 
 
 class DatastoreManager:
@@ -162,6 +181,48 @@ class DatastoreManager:
         """A private copy of a datastore's content."""
         with self._mutex:
             return copy.deepcopy(self._tree(datastore).element)
+
+    def entry_lookup(
+        self, datastore: Datastore
+    ) -> Callable[[etree._Element, str, Mapping[str, str]], Sequence[etree._Element] | None]:
+        """A key lookup into ``datastore``'s list indexes, for filters (under :meth:`reading`).
+
+        The returned function answers "the entries of list ``tag`` under ``parent``
+        whose keys equal these content-match values" in O(1) from the edit engine's
+        index; it returns None (scan instead) when the values do not give every key.
+        """
+        tree = self._tree(datastore)
+
+        def lookup(
+            parent: etree._Element, tag: str, matches: Mapping[str, str]
+        ) -> Sequence[etree._Element] | None:
+            snode = self._child_schema(parent, tag)
+            if snode is None or snode.kind is not NodeKind.LIST:
+                return None
+            values = []
+            for name in snode.keys:
+                value = matches.get(f"{{{snode.namespace}}}{name}")
+                if value is None or ":" in value:
+                    return None
+                values.append(value.strip(" \t\r\n"))
+            entry = entries_by_key(tree.indexes, parent, snode).get(tuple(values))
+            return [entry] if entry is not None else []
+
+        return lookup
+
+    def _child_schema(self, parent: etree._Element, tag: str) -> SchemaNode | None:
+        chain = []
+        current: etree._Element | None = parent
+        while current is not None and current.tag != DATA_TAG:
+            chain.append(current.tag)
+            current = current.getparent()
+        nodes = self._schema.roots
+        for item in reversed(chain):
+            node = nodes.get(_split(item))
+            if node is None:
+                return None
+            nodes = node.children
+        return nodes.get(_split(tag))
 
     def add_listener(self, listener: CommitListener) -> None:
         """Be told of every change to a datastore."""
@@ -282,7 +343,9 @@ class DatastoreManager:
                     errors.extend(partial.errors)
                     changes = list(partial.changes)
                 if test_option is not TestOption.SET:
-                    self._validate_edit(tree.element, changes)
+                    self._validate_edit(tree, changes)
+                elif changes:
+                    tree.cache.clear()  # changes it never saw
                 if test_option is TestOption.TEST_ONLY or not changes:
                     self._undo(tree, journal)
                     if diverged:
@@ -440,14 +503,14 @@ class DatastoreManager:
     def _undo(self, tree: _Tree, journal: UndoJournal) -> None:
         if len(journal):
             journal.rollback()
-            tree.indexes.clear()
+            tree.forget_indexes()
 
-    def _validate_edit(self, tree: etree._Element, changes: Sequence[Change]) -> None:
+    def _validate_edit(self, tree: _Tree, changes: Sequence[Change]) -> None:
         if self._incremental is None:
-            self._validate_full(tree)
+            self._validate_full(tree.element)
             return
         try:
-            self._incremental.validate_changes(tree, changes)
+            self._incremental.validate_changes(tree.element, changes, cache=tree.cache)
         except SchemaValidationError as error:
             raise error.to_rpc_error() from None
 
@@ -599,6 +662,11 @@ class DatastoreManager:
             self._validator.validate(serialize_tree(tree))
         except SchemaValidationError as error:
             raise ConfigError(f"{path} holds invalid configuration: {error}") from None
+
+
+def _split(tag: str) -> tuple[str, str]:
+    namespace, _, name = tag[1:].partition("}") if tag[:1] == "{" else ("", "", tag)
+    return namespace, name
 
 
 def _persist_error(datastore: Datastore, error: OSError) -> RPCError:

@@ -76,6 +76,8 @@ class SchemaNode:
         choices: ``((choice, case), ...)`` from the nearest data ancestor down to it.
         prefixed_value: the leaf's value may name XML namespace prefixes (identityref,
             instance-identifier, or a union holding one, RFC 7950 sec. 9.10.3, 9.13.2).
+        path_value: the value may be an instance-identifier, whose node names must all
+            carry a prefix (an identityref may rely on the default namespace instead).
         parent: the data (or rpc/notification) parent, None at top level.
         children: child nodes by qualified name.
     """
@@ -94,6 +96,7 @@ class SchemaNode:
     default_namespaces: dict[str, str] = field(default_factory=dict)
     choices: tuple[tuple[str, str], ...] = ()
     prefixed_value: bool = False
+    path_value: bool = False
     parent: SchemaNode | None = None
     children: dict[QName, SchemaNode] = field(default_factory=dict)
 
@@ -148,6 +151,9 @@ class SchemaTree:
             if not module.implemented:
                 continue
             self.prefixes[module.prefix] = module.namespace
+        for module in context.modules:
+            if not module.implemented:
+                continue
             compiled = lib.ly_ctx_get_module_latest(self._ctx.cdata, module.name.encode())
             if compiled == ffi.NULL or compiled.compiled == ffi.NULL:
                 continue
@@ -223,11 +229,13 @@ class SchemaTree:
         elif kind is NodeKind.LEAF:
             leaf = ffi.cast("struct lysc_node_leaf *", c)
             node.prefixed_value = _names_prefixes(leaf.type)
+            node.path_value = _names_prefixes(leaf.type, lib.LY_TYPE_INST)
             if leaf.dflt != ffi.NULL:
                 node.defaults = (self._canonical(leaf.dflt),)
         elif kind is NodeKind.LEAF_LIST:
             leaflist = ffi.cast("struct lysc_node_leaflist *", c)
             node.prefixed_value = _names_prefixes(leaflist.type)
+            node.path_value = _names_prefixes(leaflist.type, lib.LY_TYPE_INST)
             if leaflist.dflts != ffi.NULL:
                 count = ffi.cast("uint64_t *", leaflist.dflts)[-1]
                 node.defaults = tuple(self._canonical(leaflist.dflts[i]) for i in range(count))
@@ -252,15 +260,17 @@ class SchemaTree:
         return found
 
 
-def _names_prefixes(ctype: object) -> bool:
-    """True for identityref / instance-identifier types and unions holding one."""
+def _names_prefixes(ctype: object, *bases: int) -> bool:
+    """True for the given base types (default: identityref, instance-identifier),
+    directly or as members of a union."""
+    wanted = bases or (lib.LY_TYPE_IDENT, lib.LY_TYPE_INST)
     base = ctype.basetype  # type: ignore[attr-defined]
-    if base in (lib.LY_TYPE_IDENT, lib.LY_TYPE_INST):
+    if base in wanted:
         return True
     if base == lib.LY_TYPE_UNION:
         members = ffi.cast("struct lysc_type_union *", ctype).types
         count = ffi.cast("uint64_t *", members)[-1] if members != ffi.NULL else 0
-        return any(_names_prefixes(members[i]) for i in range(count))
+        return any(_names_prefixes(members[i], *wanted) for i in range(count))
     return False
 
 

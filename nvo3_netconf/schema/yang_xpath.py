@@ -29,16 +29,27 @@ that can see the change. Constructs whose inputs cannot be named (``//``, ``*``,
 other than child / parent / self, unknown names) make the dependencies unknown.
 
 Public names: :func:`translate`, :class:`Translation`, :class:`Dependency`,
-:class:`XPathTranslationError`, :data:`FUNCTIONS_NS`, :class:`NodeRegistry`.
+:class:`XPathTranslationError`, :data:`FUNCTIONS_NS`, :class:`NodeRegistry`,
+:func:`defaultable`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode
+from nvo3_netconf.schema.xpath_parser import (
+    Binary,
+    Call,
+    Literal,
+    Negate,
+    Number,
+    Path,
+    Step,
+    XPathTranslationError,
+    parse,
+)
 
 FUNCTIONS_NS = "urn:nvo3-netconf:xpath-functions"
 """Namespace of our extension functions (prefix ``yx`` in translated expressions)."""
@@ -46,23 +57,6 @@ FUNCTIONS_NS = "urn:nvo3-netconf:xpath-functions"
 YangXPath = str
 """An XPath 1.0 expression as written in a YANG module (RFC 7950 sec. 6.4)."""
 
-_NCNAME = r"[^\W\d][\w.\-\u00b7]*"
-_TOKEN = re.compile(
-    rf"""
-    (?P<literal>"[^"]*"|'[^']*')
-    | (?P<number>\d+(?:\.\d*)?|\.\d+)
-    | (?P<slash>//?)
-    | (?P<dots>\.\.?)
-    | (?P<axis>::)
-    | (?P<op>!=|<=|>=|[<>=|+\-])
-    | (?P<punct>[(\[\],@)])
-    | (?P<star>\*)
-    | (?P<variable>\$(?:{_NCNAME}:)?{_NCNAME})
-    | (?P<name>{_NCNAME}(?::(?:{_NCNAME}|\*))?)
-    """,
-    re.VERBOSE,
-)
-_NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
 _XPATH_FUNCTIONS = frozenset({
     "last", "position", "count", "id", "local-name", "namespace-uri", "name", "string",
     "concat", "starts-with", "contains", "substring-before", "substring-after", "substring",
@@ -73,10 +67,6 @@ _YANG_FUNCTIONS = frozenset({
     "deref", "derived-from", "derived-from-or-self", "re-match", "enum-value", "bit-is-set",
 })
 _DEFAULTABLE_KINDS = (NodeKind.LEAF, NodeKind.LEAF_LIST, NodeKind.CONTAINER)
-
-
-class XPathTranslationError(ValueError):
-    """The expression is not valid XPath 1.0 or uses something we cannot translate."""
 
 
 @dataclass(frozen=True)
@@ -131,221 +121,6 @@ class Translation:
     result: SchemaNode | None = None
 
 
-# --------------------------------------------------------------------------- parsing
-@dataclass(frozen=True)
-class _Step:
-    axis: str
-    test: str  # "name", "prefix:name", "*", "prefix:*", "node()", "text()"...
-    predicates: tuple[object, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Path:
-    absolute: bool
-    steps: tuple[_Step, ...]
-    primary: object | None = None  # a filter expression's primary
-    filters: tuple[object, ...] = ()  # the filter expression's predicates
-
-
-@dataclass(frozen=True)
-class _Call:
-    name: str
-    args: tuple[object, ...]
-
-
-@dataclass(frozen=True)
-class _Binary:
-    op: str
-    left: object
-    right: object
-
-
-@dataclass(frozen=True)
-class _Negate:
-    operand: object
-
-
-@dataclass(frozen=True)
-class _Literal:
-    value: str
-
-
-@dataclass(frozen=True)
-class _Number:
-    text: str
-
-
-class _Parser:
-    """Recursive descent over the XPath 1.0 grammar (W3C XPath 1.0 sec. 2, 3)."""
-
-    def __init__(self, expression: str) -> None:
-        self.source = expression
-        self.tokens: list[tuple[str, str]] = []
-        position = 0
-        while True:
-            while position < len(expression) and expression[position] in " \t\r\n":
-                position += 1
-            if position == len(expression):
-                break
-            match = _TOKEN.match(expression, position)
-            if match is None or match.lastgroup is None:
-                raise XPathTranslationError(f"unexpected character at offset {position}")
-            self.tokens.append((match.lastgroup, match.group()))
-            position = match.end()
-        self.index = 0
-
-    def parse(self) -> object:
-        tree = self.expr()
-        if self.index != len(self.tokens):
-            raise XPathTranslationError(f"unexpected {self.peek()[1]!r}")
-        return tree
-
-    def peek(self, ahead: int = 0) -> tuple[str, str]:
-        index = self.index + ahead
-        return self.tokens[index] if index < len(self.tokens) else ("end", "")
-
-    def take(self, text: str | None = None) -> str:
-        kind, value = self.peek()
-        if kind == "end" or (text is not None and value != text):
-            raise XPathTranslationError(f"expected {text or 'a token'}, found {value!r}")
-        self.index += 1
-        return value
-
-    def binary(self, operators: tuple[str, ...], operand: str) -> object:
-        parse = getattr(self, operand)
-        left = parse()
-        while self.peek()[1] in operators and self.peek()[0] in ("op", "name", "star"):
-            op = self.take()
-            left = _Binary(op, left, parse())
-        return left
-
-    def expr(self) -> object:
-        return self.binary(("or",), "and_expr")
-
-    def and_expr(self) -> object:
-        return self.binary(("and",), "equality")
-
-    def equality(self) -> object:
-        return self.binary(("=", "!="), "relational")
-
-    def relational(self) -> object:
-        return self.binary(("<", "<=", ">", ">="), "additive")
-
-    def additive(self) -> object:
-        return self.binary(("+", "-"), "multiplicative")
-
-    def multiplicative(self) -> object:
-        return self.binary(("*", "div", "mod"), "unary")
-
-    def unary(self) -> object:
-        if self.peek() == ("op", "-"):
-            self.take()
-            return _Negate(self.unary())
-        return self.binary(("|",), "path")
-
-    def starts_step(self) -> bool:
-        kind, value = self.peek()
-        if kind in ("dots", "star") or value == "@":
-            return True
-        if kind != "name":
-            return False
-        following = self.peek(1)[1]
-        return following != "(" or value in _NODE_TYPES
-
-    def path(self) -> object:
-        kind, value = self.peek()
-        if kind == "slash":
-            self.take()
-            steps: list[_Step] = []
-            if value == "//":
-                steps.append(_Step("descendant-or-self", "node()"))
-                steps.extend(self.relative())
-            elif self.starts_step():
-                steps.extend(self.relative())
-            return _Path(True, tuple(steps))
-        if self.starts_step():
-            return _Path(False, tuple(self.relative()))
-        primary = self.primary()
-        filters: list[object] = []
-        while self.peek()[1] == "[":
-            filters.append(self.predicate())
-        if self.peek()[0] != "slash":
-            return primary if not filters else _Path(False, (), primary, tuple(filters))
-        separator = self.take()
-        steps = [_Step("descendant-or-self", "node()")] if separator == "//" else []
-        steps.extend(self.relative())
-        return _Path(False, tuple(steps), primary, tuple(filters))
-
-    def relative(self) -> list[_Step]:
-        steps = [self.step()]
-        while self.peek()[0] == "slash":
-            if self.take() == "//":
-                steps.append(_Step("descendant-or-self", "node()"))
-            steps.append(self.step())
-        return steps
-
-    def step(self) -> _Step:
-        kind, value = self.peek()
-        if kind == "dots":
-            self.take()
-            return _Step("self" if value == "." else "parent", "node()")
-        axis = "child"
-        if value == "@":
-            self.take()
-            axis = "attribute"
-        elif kind == "name" and self.peek(1)[0] == "axis":
-            axis = self.take()
-            self.take("::")
-        kind, value = self.peek()
-        if kind not in ("name", "star"):
-            raise XPathTranslationError(f"expected a node test, found {value!r}")
-        test = self.take()
-        if test in _NODE_TYPES and self.peek()[1] == "(":
-            self.take("(")
-            if self.peek()[0] == "literal":
-                self.take()
-            self.take(")")
-            test += "()"
-        predicates: list[object] = []
-        while self.peek()[1] == "[":
-            predicates.append(self.predicate())
-        return _Step(axis, test, tuple(predicates))
-
-    def predicate(self) -> object:
-        self.take("[")
-        inner = self.expr()
-        self.take("]")
-        return inner
-
-    def primary(self) -> object:
-        kind, value = self.peek()
-        if kind == "literal":
-            self.take()
-            return _Literal(value[1:-1])
-        if kind == "number":
-            self.take()
-            return _Number(value)
-        if kind == "variable":
-            raise XPathTranslationError(f"variable {value} is not defined")
-        if value == "(":
-            self.take()
-            inner = self.expr()
-            self.take(")")
-            return _Call("", (inner,))  # a parenthesized expression
-        if kind == "name" and self.peek(1)[1] == "(":
-            name = self.take()
-            self.take("(")
-            args: list[object] = []
-            if self.peek()[1] != ")":
-                args.append(self.expr())
-                while self.peek()[1] == ",":
-                    self.take()
-                    args.append(self.expr())
-            self.take(")")
-            return _Call(name, tuple(args))
-        raise XPathTranslationError(f"unexpected {value or 'end of expression'!r}")
-
-
 # ----------------------------------------------------------------------- translation
 _ROOT = "/"  # the position of the root node
 Position = SchemaNode | str | None  # a schema node, _ROOT, or None when unknown
@@ -372,12 +147,16 @@ class _Translator:
         levels: Sequence[SchemaNode],
         registry: NodeRegistry,
         identity_module: Mapping[str, str],
+        leafref_targets: Mapping[SchemaNode, SchemaNode],
     ) -> None:
         self.roots = roots
         self.prefixes = prefixes
         self.default_namespace = default_namespace
         self.context = context  # the real context node's schema
         self.levels = list(levels)  # virtual descents from it to the true context node
+        self.current = (context, self.levels)  # what current() stands for (sec. 10.1.1)
+        self.base_pivot: Position = None  # the outer path's pivot, inside a predicate
+        self.leafref_targets = leafref_targets
         self.registry = registry
         self.identity_module = identity_module  # namespace -> module name
         self.aliases: dict[str, str] = {}
@@ -402,21 +181,21 @@ class _Translator:
 
     # -- expressions
     def expr(self, node: object) -> str:
-        if isinstance(node, _Literal):
+        if isinstance(node, Literal):
             quote = "'" if "'" not in node.value else '"'
             return f"{quote}{node.value}{quote}"
-        if isinstance(node, _Number):
+        if isinstance(node, Number):
             return node.text
-        if isinstance(node, _Negate):
+        if isinstance(node, Negate):
             return f"-({self.expr(node.operand)})"
-        if isinstance(node, _Binary):
+        if isinstance(node, Binary):
             return f"({self.expr(node.left)} {node.op} {self.expr(node.right)})"
-        if isinstance(node, _Call):
+        if isinstance(node, Call):
             return self.call(node)[0]
-        assert isinstance(node, _Path)
+        assert isinstance(node, Path)
         return self.path(node).text
 
-    def call(self, node: _Call) -> tuple[str, _Walk | None]:
+    def call(self, node: Call) -> tuple[str, _Walk | None]:
         """The call's text, and where it leaves a path if it yields schema nodes."""
         name, args = node.name, node.args
         if name == "":
@@ -428,11 +207,16 @@ class _Translator:
             return walk.text, walk
         if name == "deref":
             inner = self.path_of(args[0])
-            target = _leafref_target(inner.position)
+            target = self.leafref_targets.get(inner.position) if isinstance(
+                inner.position, SchemaNode) else None
             walk = _Walk(f"yx:deref({inner.text})", target, _ROOT)
+            if target is not None:
+                self.dependencies.append(Dependency(target, None, False))
+            else:
+                self.unknown = True
             return walk.text, walk
         if name in ("derived-from", "derived-from-or-self"):
-            if len(args) != 2 or not isinstance(args[1], _Literal):
+            if len(args) != 2 or not isinstance(args[1], Literal):
                 raise XPathTranslationError(f"{name}() needs a literal identity")
             namespace, local = self.qname(args[1].value)
             module = self.identity_module.get(namespace)
@@ -448,21 +232,24 @@ class _Translator:
         return f"{name}({', '.join(self.expr(a) for a in args)})", None
 
     def path_of(self, node: object) -> _Walk:
-        if isinstance(node, _Path):
+        if isinstance(node, Path):
             return self.path(node)
-        if isinstance(node, _Call):
+        if isinstance(node, Call):
             text, walk = self.call(node)
             return walk or _Walk(text, None, None)
         return _Walk(self.expr(node), None, None)
 
     def start(self, text: str) -> _Walk:
-        """A walk at the context node (``.`` or ``$current``), virtual levels pending."""
-        position = self.levels[-1] if self.levels else self.context
-        walk = _Walk(text, self.context, position)
-        walk.pending = list(self.levels)
-        walk.position = position
-        walk.pivot = position
-        return walk
+        """A walk at the context node (``.``) or at ``current()``, virtual levels pending."""
+        if text == "$current":
+            context, levels = self.current
+            pivot: Position = levels[-1] if levels else context
+        else:
+            context, levels = self.context, self.levels
+            pivot = _higher(levels[-1] if levels else context, self.base_pivot) \
+                if self.base_pivot is not None else (levels[-1] if levels else context)
+        position = levels[-1] if levels else context
+        return _Walk(text, position, pivot, list(levels))
 
     def materialize(self, walk: _Walk) -> None:
         """Descend through the pending virtual levels (``yx:dflt`` calls)."""
@@ -470,11 +257,13 @@ class _Translator:
             walk.text = f"yx:dflt({walk.text}, {self.registry.id_of(level)})"
         walk.pending = []
 
-    def path(self, node: _Path) -> _Walk:
+    def path(self, node: Path) -> _Walk:
         if node.absolute:
             walk = _Walk("$root", _ROOT, _ROOT)
-        elif node.primary is not None:
-            text, inner = self.call(node.primary) if isinstance(node.primary, _Call) else (
+        elif node.primary is not None and not (
+                isinstance(node.primary, Call) and node.primary.name == "current"
+                and not node.filters):
+            text, inner = self.call(node.primary) if isinstance(node.primary, Call) else (
                 self.expr(node.primary), None)
             walk = inner or _Walk(text, None, None)
             if node.filters:
@@ -482,6 +271,9 @@ class _Translator:
                 walk.text = f"({walk.text})" + "".join(
                     f"[{self.predicate(f, walk.position, walk.pivot)}]" for f in node.filters
                 )
+        elif isinstance(node.primary, Call) and node.primary.name == "current" \
+                and not node.filters:
+            walk = self.start("$current")
         else:
             walk = self.start(".")
         for step in node.steps:
@@ -500,11 +292,13 @@ class _Translator:
         else:
             self.unknown = True
 
-    def step(self, walk: _Walk, step: _Step) -> None:
+    def step(self, walk: _Walk, step: Step) -> None:
         if step.axis == "parent" and step.test == "node()" and not step.predicates:
             if walk.pending:
                 walk.pending.pop()
-                walk.position = walk.pending[-1] if walk.pending else self.context
+                # Pending levels exist only for walks from the (virtual) context node
+                # or current(), which start at the same real node.
+                walk.position = walk.pending[-1] if walk.pending else self.current[0]
             else:
                 walk.text = _join(walk.text, "..")
                 walk.position = _parent(walk.position)
@@ -528,14 +322,14 @@ class _Translator:
         keyed = self.keyed(walk, child, step, parent_position, parent_pivot)
         if keyed is not None:
             walk.text = keyed
-        elif child is not None and _defaultable(child):
+        elif child is not None and defaultable(child):
             preds = "".join(f"[{self.predicate(p, child, walk.pivot)}]" for p in step.predicates)
             walk.text = f"yx:dflt({walk.text}, {self.registry.id_of(child)}){preds}"
         else:
             walk.text = _join(walk.text, self.raw_step(step, child, namespace, local, walk.pivot))
 
     def raw_step(
-        self, step: _Step, child: Position, namespace: str = "", local: str = "",
+        self, step: Step, child: Position, namespace: str = "", local: str = "",
         pivot: Position = None,
     ) -> str:
         if namespace:
@@ -551,24 +345,21 @@ class _Translator:
         return f"{axis}{test}{preds}"
 
     def predicate(self, node: object, position: Position, pivot: Position) -> str:
-        saved = (self.context, self.levels)
-        inner_pivots: list[Dependency] = []
+        """A predicate's text; its relative paths start at ``position``.
+
+        Those paths see the instance the outer path reached, so their pivot is no lower
+        than the outer path's (``pivot``); paths from ``current()`` keep their own.
+        """
+        saved = (self.context, self.levels, self.base_pivot)
         self.context, self.levels = position, []
-        start = len(self.dependencies)
+        self.base_pivot = pivot if pivot is not None else _ROOT
         try:
-            text = self.expr(node)
+            return self.expr(node)
         finally:
-            self.context, self.levels = saved
-        # Paths inside the predicate see the instance the outer path reached: their pivot
-        # is no lower than the outer path's.
-        for index in range(start, len(self.dependencies)):
-            dep = self.dependencies[index]
-            inner_pivots.append(Dependency(dep.node, _pivot_max(dep.pivot, pivot), dep.subtree))
-        self.dependencies[start:] = inner_pivots
-        return text
+            self.context, self.levels, self.base_pivot = saved
 
     def keyed(
-        self, walk: _Walk, child: SchemaNode | None, step: _Step, parent: Position,
+        self, walk: _Walk, child: SchemaNode | None, step: Step, parent: Position,
         pivot: Position,
     ) -> str | None:
         """``yx:entries(...)`` for a list step selecting one entry by all its keys."""
@@ -597,10 +388,10 @@ class _Translator:
 
     def key_term(self, term: object, entry: SchemaNode) -> tuple[str, object] | None:
         """``(key, value expression)`` when ``term`` is ``key = value`` (either order)."""
-        if not isinstance(term, _Binary) or term.op != "=":
+        if not isinstance(term, Binary) or term.op != "=":
             return None
         for side, other in ((term.left, term.right), (term.right, term.left)):
-            if (isinstance(side, _Path) and not side.absolute and side.primary is None
+            if (isinstance(side, Path) and not side.absolute and side.primary is None
                     and len(side.steps) == 1 and side.steps[0].axis == "child"
                     and not side.steps[0].predicates and _context_free(other)):
                 namespace, local = self.qname(side.steps[0].test)
@@ -610,20 +401,20 @@ class _Translator:
 
 
 def _conjuncts(node: object) -> list[object]:
-    if isinstance(node, _Binary) and node.op == "and":
+    if isinstance(node, Binary) and node.op == "and":
         return _conjuncts(node.left) + _conjuncts(node.right)
     return [node]
 
 
 def _context_free(node: object) -> bool:
     """True if ``node`` does not depend on the context node (the list entry)."""
-    if isinstance(node, _Literal | _Number):
+    if isinstance(node, Literal | Number):
         return True
-    if isinstance(node, _Path):
+    if isinstance(node, Path):
         if node.absolute:
-            return all(not s.predicates or True for s in node.steps)
-        return isinstance(node.primary, _Call) and node.primary.name == "current"
-    if isinstance(node, _Call):
+            return True
+        return isinstance(node.primary, Call) and node.primary.name == "current"
+    if isinstance(node, Call):
         return node.name == "current" or (
             node.name not in ("position", "last", "")
             and all(_context_free(a) for a in node.args) and bool(node.args)
@@ -661,11 +452,6 @@ def _higher(a: Position, b: Position) -> Position:
     return a if _depth(a) <= _depth(b) else b
 
 
-def _pivot_max(a: Position, b: Position) -> SchemaNode | None:
-    chosen = _higher(a, b)
-    return chosen if isinstance(chosen, SchemaNode) else None
-
-
 def _pivot_of(position: Position) -> SchemaNode | None:
     return position if isinstance(position, SchemaNode) else None
 
@@ -680,18 +466,13 @@ def _child(
     return None
 
 
-def _defaultable(node: SchemaNode) -> bool:
+def defaultable(node: SchemaNode) -> bool:
     """True if the accessible tree may hold the node without it being stored."""
     if not node.config or node.kind not in _DEFAULTABLE_KINDS:
         return False
     if node.kind is NodeKind.CONTAINER:
         return not node.presence
     return bool(node.defaults)
-
-
-def _leafref_target(position: Position) -> SchemaNode | None:
-    target = getattr(position, "leafref_target", None)
-    return target if isinstance(target, SchemaNode) else None
 
 
 def translate(
@@ -703,6 +484,7 @@ def translate(
     context: SchemaNode | None,
     registry: NodeRegistry,
     identity_module: Mapping[str, str],
+    leafref_targets: Mapping[SchemaNode, SchemaNode],
     levels: Sequence[SchemaNode] = (),
     as_boolean: bool = True,
 ) -> Translation:
@@ -716,6 +498,7 @@ def translate(
         context: the schema of the node the expression is evaluated on (None: root).
         registry: numbers the schema nodes named in ``yx:`` calls.
         identity_module: namespace -> module name, for identity literals.
+        leafref_targets: leafref schema node -> target schema node (for ``deref()``).
         levels: when the context node is virtual (an implicit non-presence container or
             default leaf), the schema nodes from the real node the evaluation starts at
             down to it; ``context`` is then that real node's schema.
@@ -727,11 +510,11 @@ def translate(
     Raises:
         XPathTranslationError: the expression cannot be parsed or translated.
     """
-    tree = _Parser(expression).parse()
+    tree = parse(expression)
     translator = _Translator(
         roots=roots, prefixes=prefixes, default_namespace=default_namespace,
         context=context if context is not None else _ROOT, levels=levels,
-        registry=registry, identity_module=identity_module,
+        registry=registry, identity_module=identity_module, leafref_targets=leafref_targets,
     )
     walk = translator.path_of(tree)
     text = f"boolean({walk.text})" if as_boolean else walk.text

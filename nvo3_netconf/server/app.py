@@ -31,6 +31,7 @@ from nvo3_netconf.protocol.dispatch import OperationHandler
 from nvo3_netconf.protocol.ops import commit, edit, lock, retrieve, schema, session_ops
 from nvo3_netconf.scheduler import Clock, Scheduler
 from nvo3_netconf.schema import SchemaTree, Validator, YangContext
+from nvo3_netconf.schema.incremental import IncrementalValidator
 from nvo3_netconf.server.auth import UserDatabase
 from nvo3_netconf.server.config import ServerConfig
 from nvo3_netconf.server.core import NetconfServer
@@ -157,6 +158,7 @@ def build_server(
         schema=schema_tree,
         files=files,
         load_startup=config.load == "startup",
+        incremental=IncrementalValidator(yang, schema_tree),
     )
     scheduler = Scheduler(clock)
     confirmed = ConfirmedCommits(datastores, scheduler, files)

@@ -14,7 +14,9 @@ from nvo3_netconf.constants import (
     ErrorOption,
     TestOption,
 )
+from nvo3_netconf.datastore.changes import adopt
 from nvo3_netconf.datastore.store import empty_tree
+from nvo3_netconf.schema import SchemaTree
 from nvo3_netconf.errors import InvalidValueError
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.ops.params import datastore_param, enum_param, required_child
@@ -44,14 +46,19 @@ def edit_config(ctx: RPCContext, op: etree._Element) -> None:
     return None
 
 
-def inline_tree(config: etree._Element) -> etree._Element:
-    """A datastore tree built from an inline ``<config>`` element (copied)."""
+def inline_tree(config: etree._Element, schema: SchemaTree) -> etree._Element:
+    """A datastore tree built from an inline ``<config>`` element (copied).
+
+    Unknown elements are kept: validation reports them with their path.
+    """
     tree = empty_tree()
+    if (config.text or "").strip():
+        raise InvalidValueError("Inline <config> must hold elements only.",
+                                info={"bad-element": "config"})
     for child in config:
         if isinstance(child.tag, str):
-            tree.append(copy.deepcopy(child))
-        elif (child.text or "").strip():
-            raise InvalidValueError("Inline <config> must hold elements only.")
+            qname = etree.QName(child)
+            adopt(tree, copy.deepcopy(child), schema.root(qname.namespace or "", qname.localname))
     return tree
 
 
@@ -68,7 +75,7 @@ def copy_config(ctx: RPCContext, op: etree._Element) -> None:
             )
         tree = ctx.server.datastores.snapshot(source)
     else:
-        tree = inline_tree(source)
+        tree = inline_tree(source, ctx.server.schema)
     ctx.server.datastores.replace(
         target, tree, session_id=ctx.session.session_id, user=ctx.session.user
     )
@@ -89,5 +96,5 @@ def validate(ctx: RPCContext, op: etree._Element) -> None:
     if isinstance(source, Datastore):
         ctx.server.datastores.validate_datastore(source)
     else:
-        ctx.server.datastores.validate_tree(inline_tree(source))
+        ctx.server.datastores.validate_tree(inline_tree(source, ctx.server.schema))
     return None

@@ -1,0 +1,89 @@
+"""The agent with the NVO3 models: the full example configuration, identityref values
+through edits, rollbacks and copy-config, and YANG constraint errors of the models."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from ncclient.operations.rpc import RPCError as NcRPCError
+
+from nvo3_netconf.schema import Validator, YangContext
+from tests.conftest import ROOT, STANDARD_DIR, YANG_DIR
+from tests.functional.test_protocol import NC
+
+VN = "urn:nvo3-netconf:yang:nvo3-vn"
+EXAMPLE = (ROOT / "examples" / "data" / "nve-full.xml").read_text(encoding="utf-8")
+
+
+def vn_config(encapsulation: str, *, attr: str = "") -> str:
+    # xmlns:e sits on <config>: lxml (in ncclient) would drop it from <encapsulation>,
+    # whose ancestors declare the same URI, before the request is even sent.
+    return (
+        f'<config xmlns="{NC}" xmlns:e="{VN}"><tenants xmlns="{VN}"><tenant>'
+        f"<tenant-id>t1</tenant-id></tenant></tenants>"
+        f'<vn-instances xmlns="{VN}" xmlns:nc="{NC}"><vn-instance{attr}>'
+        f"<name>blue</name><vnid>100</vnid><tenant>t1</tenant>"
+        f"<encapsulation>{encapsulation}</encapsulation>"
+        f"</vn-instance></vn-instances></config>"
+    )
+
+
+def copy_inline(m, content: str) -> None:
+    """<copy-config> from inline content (ncclient has no form for it)."""
+    m.dispatch(etree.fromstring(
+        f'<copy-config xmlns="{NC}"><target><running/></target><source>'
+        f"<config>{content}</config></source></copy-config>"))
+
+
+def encapsulation(m) -> str:
+    root = etree.fromstring(m.get_config(source="running").data_xml.encode())
+    leaf = root.find(f".//{{{VN}}}encapsulation")
+    assert leaf is not None
+    prefix, _, name = leaf.text.rpartition(":")
+    return f"{{{leaf.nsmap[prefix or None]}}}{name}"
+
+
+def test_full_example_configuration_is_accepted_and_returned_valid(connect) -> None:
+    m = connect()
+    copy_inline(m, EXAMPLE)
+    data = m.get_config(source="running").data_xml
+    with YangContext.load([YANG_DIR, STANDARD_DIR]) as context:
+        body = b"".join(etree.tostring(c) for c in etree.fromstring(data.encode()))
+        Validator(context).validate(body)
+
+
+def test_identityref_survives_replace_rollback_and_copy(connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=vn_config("e:vxlan"))
+    assert encapsulation(m) == f"{{{VN}}}vxlan"
+    m.edit_config(target="running", config=vn_config("e:geneve"))
+    assert encapsulation(m) == f"{{{VN}}}geneve"
+    with pytest.raises(NcRPCError):  # fails after the leaf was replaced: rolled back
+        m.edit_config(target="running", config=vn_config("e:nvgre").replace(
+            "<vnid>100</vnid>", "<vnid>0</vnid>"))
+    assert encapsulation(m) == f"{{{VN}}}geneve"
+    m.copy_config(source="running", target="startup")
+    m.copy_config(source="startup", target="candidate")
+    m.commit()
+    assert encapsulation(m) == f"{{{VN}}}geneve"
+
+
+def test_vn_of_another_tenant_is_refused_by_the_model(connect) -> None:
+    m = connect()
+    copy_inline(m, EXAMPLE)
+    root = etree.fromstring(EXAMPLE.join(["<x>", "</x>"]).encode())
+    vm_ns = "urn:nvo3-netconf:yang:nvo3-vm"
+    vm = root.find(f"{{{vm_ns}}}vms/{{{vm_ns}}}vm")
+    vnic = vm.find(f"{{{vm_ns}}}vnic")
+    other = "bob-app" if "alice" in vnic.findtext(f"{{{vm_ns}}}vn") else "alice-web"
+    vm_id, mac = vm.findtext(f"{{{vm_ns}}}vm-id"), vnic.findtext(f"{{{vm_ns}}}mac")
+    # the vNIC's VAP belongs to its old VN: remove it so only the tenant rule is broken
+    edit = (f'<config xmlns="{NC}" xmlns:nc="{NC}"><vms xmlns="{vm_ns}"><vm><vm-id>{vm_id}'
+            f"</vm-id><vnic><mac>{mac}</mac><vn>{other}</vn>"
+            '<vap nc:operation="remove"/><vid nc:operation="remove"/></vnic></vm></vms></config>')
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=edit)
+    assert info.value.tag == "operation-failed"
+    assert info.value.app_tag is not None
+    assert "another tenant" in info.value.message
+    assert "/vnic[mac=" in info.value.path
