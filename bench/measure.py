@@ -33,8 +33,10 @@ class Server(Protocol):
     """What the measurements need from a server under test."""
 
     name: str
-    port: int
     user: str
+
+    @property
+    def port(self) -> int: ...
 
     @property
     def pid(self) -> int | None: ...

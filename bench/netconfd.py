@@ -9,12 +9,13 @@ Layout of one instance (everything under the benchmark's temporary work director
                                                            --port=<port> ...
 
 ``netconf-subsystem`` picks the unix socket by the SSH port the client connected to, so an
-instance never touches ``/tmp/ncxserver.sock`` of a system-wide netconfd. Clients log in
-with the benchmark's key (``AuthorizedKeysFile`` in the work directory) as the user
-running the benchmark, who is netconfd's ``--superuser``. netconfd runs with
-``--target=running`` (``:writable-running``, the same datastore our agent edits) and
-``--startup=<dir>/startup-cfg.xml``; without ``:startup`` it saves running to that file
-after every edit, as our agent persists running.
+instance never touches ``/tmp/ncxserver.sock`` of a system-wide netconfd. sshd is
+:class:`sshd.Sshd`, configured exactly as the one in front of our agent's
+``--unix-socket`` (``agent.py``) except the ``Subsystem`` line. Clients log in with the
+benchmark's key as the user running the benchmark, who is netconfd's ``--superuser``.
+netconfd runs with ``--target=running`` (``:writable-running``, the same datastore our
+agent edits) and ``--startup=<dir>/startup-cfg.xml``; without ``:startup`` it saves
+running to that file after every edit, as our agent persists running.
 
 Public names: :class:`ReferenceServer`.
 """
@@ -29,9 +30,9 @@ import subprocess
 from pathlib import Path
 from types import TracebackType
 
-from processes import StartError, free_port, port_open, require, start, stop, wait_until
+from processes import StartError, require, start, stop, wait_until
+from sshd import SSHD, Sshd
 
-SSHD = "/usr/sbin/sshd"
 NETCONFD = "/usr/sbin/netconfd"
 SUBSYSTEM = "/usr/sbin/netconf-subsystem"
 EMPTY_STARTUP = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -54,17 +55,25 @@ class ReferenceServer:
         self.public_key = public_key
         self.module = module
         self.user = getpass.getuser()
-        self.port = 0
         self.socket = workdir / "ncxserver.sock"
         self.startup = workdir / "startup-cfg.xml"
         self.netconfd_log = workdir / "netconfd.log"
-        self.sshd_log = workdir / "sshd.log"
         self.netconfd: subprocess.Popen[bytes] | None = None
-        self.sshd: subprocess.Popen[bytes] | None = None
+        self.sshd = Sshd(workdir, public_key=public_key, user=self.user,
+                         subsystem=self.subsystem, what="sshd (for netconfd)")
         # netconfd always creates ~/.yuma of the passwd entry (not $HOME) at start, even
         # when YUMA_HOME points elsewhere; remove it afterwards if it was not there before.
         self._dot_yuma = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".yuma"
         self._dot_yuma_existed = self._dot_yuma.exists()
+
+    @property
+    def port(self) -> int:
+        """The SSH port clients connect to (sshd's)."""
+        return self.sshd.port
+
+    def subsystem(self, port: int) -> str:
+        """The ``Subsystem netconf`` command of sshd: the relay to this netconfd's socket."""
+        return f"{SUBSYSTEM} --ncxserver-sockname={port}@{self.socket}"
 
     @property
     def pid(self) -> int | None:
@@ -83,16 +92,9 @@ class ReferenceServer:
             require(program, package)
         if len(str(self.socket)) >= 100:
             raise StartError(f"work directory path too long for a unix socket: {self.socket}")
-        if not self.port:
-            self.port = free_port()
-            self._write_sshd_config()
+        self.sshd.configure()  # netconfd needs the port sshd will listen on
         self.start_netconfd(startup)
-        # sshd refuses to start without its privilege-separation directory.
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.sshd = start([SSHD, "-D", "-f", str(self.workdir / "sshd_config"),
-                           "-E", str(self.sshd_log)], log=self.sshd_log)
-        wait_until(lambda: port_open(self.port), what="sshd (for netconfd)",
-                   process=self.sshd, log=self.sshd_log)
+        self.sshd.start()
         return self
 
     def start_netconfd(self, startup: bytes | None = None) -> None:
@@ -133,51 +135,20 @@ class ReferenceServer:
                 return False
         return True
 
-    def _write_sshd_config(self) -> None:
-        host_key = self.workdir / "ssh_host_ed25519_key"
-        if not host_key.exists():
-            keygen = require("ssh-keygen", "openssh-client")
-            subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
-                           check=True)
-        authorized = self.workdir / "authorized_keys"
-        authorized.write_text(self.public_key + "\n", encoding="utf-8")
-        authorized.chmod(0o600)
-        lines = [
-            "ListenAddress 127.0.0.1",
-            f"Port {self.port}",
-            f"HostKey {host_key}",
-            f"PidFile {self.workdir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {authorized}",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "PermitRootLogin prohibit-password",
-            f"AllowUsers {self.user}",
-            "StrictModes no",
-            "UseDNS no",
-            "MaxStartups 64",
-            "MaxSessions 64",
-            "LogLevel ERROR",
-            f"Subsystem netconf {SUBSYSTEM} --ncxserver-sockname={self.port}@{self.socket}",
-        ]
-        (self.workdir / "sshd_config").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
     def describe(self) -> str:
         """How netconfd and sshd were started, for the report."""
-        argv = " ".join(self.netconfd_argv()).replace(str(self.workdir), "<tmp>")
+        argv = " ".join(self.netconfd_argv())
         argv = argv.replace(f"--port={self.port}", "--port=<ssh port>")
         root = Path(__file__).resolve().parent.parent
         if self.module.is_relative_to(root):
             argv = argv.replace(str(self.module), str(self.module.relative_to(root)))
-        return (f"{argv}\n/usr/sbin/sshd -D -f <tmp>/sshd_config  (Subsystem netconf "
-                f"{SUBSYSTEM} --ncxserver-sockname=<port>@<tmp>/ncxserver.sock)")
+        return f"{argv}\n{self.sshd.describe()}"
 
     def stop(self) -> None:
         """Stop sshd (and its session children), then netconfd."""
-        stop(self.sshd)
+        self.sshd.stop()
         stop(self.netconfd)
-        self.sshd = self.netconfd = None
+        self.netconfd = None
         if not self._dot_yuma_existed:
             try:
                 self._dot_yuma.rmdir()  # only if still empty
@@ -185,7 +156,11 @@ class ReferenceServer:
                 pass
 
     def __enter__(self) -> ReferenceServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # what did start
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

@@ -2,13 +2,23 @@
 
 Run from the repository root (this is what ``make bench`` runs)::
 
-    .venv/bin/python bench/run.py [--quick] [--only ours|netconfd]
+    .venv/bin/python bench/run.py [--quick] [--only ours,ours-openssh,netconfd]
 
-It starts, in a temporary directory, our agent (``nvo3-nve serve`` on a free loopback
-port) and Debian's ``netconfd`` behind a private OpenSSH ``sshd`` (see ``netconfd.py``),
-both loaded with the test module ``nvo3-test``; measures both with the same raw NETCONF
-client (``client.py``); prints a table with ratios ours/netconfd and the goals as
-PASS/FAIL; writes ``docs/performance.md``; and stops everything it started.
+It starts, in a temporary directory, three servers loaded with the test module
+``nvo3-test``:
+
+- ``ours``: our agent (``nvo3-nve serve``) with its built-in paramiko SSH server on a
+  free loopback port;
+- ``ours-openssh``: our agent on a Unix socket (``--unix-socket --no-builtin-ssh``)
+  behind its own private OpenSSH ``sshd``, which relays the subsystem with socat
+  (``agent.py``);
+- ``netconfd``: Debian's yuma123 ``netconfd`` behind its own private ``sshd``
+  (``netconfd.py``), configured like the one above (``sshd.py``) except the Subsystem line.
+
+It measures them one after the other with the same raw NETCONF client (``client.py``);
+prints a table with the ratio of each of ours to netconfd and the goals as PASS/FAIL
+(judged on the better of our two deployments); writes ``docs/performance.md``; and stops
+everything it started.
 
 Exit codes: 0 the run completed (whatever the goals say; see ``--strict``); 1 usage
 error, or a server could not be started (the message names what is missing); 2 with
@@ -34,13 +44,25 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from agent import OurAgent  # noqa: E402
+from agent import OpenSSHAgent, OurAgent  # noqa: E402
 from measure import Options, Server, fdatasync_latency, run_all  # noqa: E402
 from netconfd import ReferenceServer  # noqa: E402
 from processes import StartError, make_client_key  # noqa: E402
 from report import goal_lines, machine, markdown, text_table, verdicts  # noqa: E402
 
 MODULE = ROOT / "tests" / "yang" / "modules" / "nvo3-test@2026-11-21.yang"
+SERVERS = ("ours", "ours-openssh", "netconfd")
+
+
+def _server_list(text: str) -> tuple[str, ...]:
+    """``--only``: one server name or a comma-separated list, in the benchmark's order."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = names - set(SERVERS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown server {', '.join(sorted(unknown)) or '(none)'}; "
+            f"choose from {', '.join(SERVERS)} (comma-separated)")
+    return tuple(name for name in SERVERS if name in names)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,8 +70,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="bench/run.py", description="Benchmark the NVE agent against yuma123 netconfd.")
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions and shorter limits (about a minute)")
-    parser.add_argument("--only", choices=("ours", "netconfd"),
-                        help="measure one server only (ratios and some goals become n/a)")
+    parser.add_argument("--only", type=_server_list, metavar="SERVER[,SERVER]",
+                        help="measure only these of ours, ours-openssh, netconfd "
+                             "(comma-separated; without netconfd ratios and some goals "
+                             "become n/a)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md",
                         help="where to write the report (default docs/performance.md)")
     parser.add_argument("--no-output", action="store_true", help="do not write the report")
@@ -99,17 +123,29 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(MODULE, yang_dir / MODULE.name)  # only the test module, as netconfd
             servers: list[Server] = []
             setup: dict[str, str] = {}
-            if args.only in (None, "ours"):
+            selected = args.only or SERVERS
+            user = getpass.getuser()
+            note = (f"(<tmp>/yang holds a copy of {MODULE.relative_to(ROOT)} only; the "
+                    "agent also loads its own yang/ modules)")
+            if "ours" in selected:
                 (workdir / "ours").mkdir()
-                agent = OurAgent(workdir / "ours", user=getpass.getuser(),
-                                 public_key=public_key, yang_dir=yang_dir)
+                agent = OurAgent(workdir / "ours", user=user, public_key=public_key,
+                                 yang_dir=yang_dir)
                 stack.enter_context(agent)
                 servers.append(agent)
-                setup["ours"] = (agent.describe().replace(str(workdir), "<tmp>")
-                                 + f"\n(<tmp>/yang holds a copy of {MODULE.relative_to(ROOT)}"
-                                 " only; the agent also loads its own yang/ modules)")
-                print(f"bench: our agent listens on 127.0.0.1:{agent.port}", file=sys.stderr)
-            if args.only in (None, "netconfd"):
+                setup["ours"] = f"{agent.describe()}\n{note}"
+                print(f"bench: our agent (built-in SSH) listens on 127.0.0.1:{agent.port}",
+                      file=sys.stderr)
+            if "ours-openssh" in selected:
+                (workdir / "ours-openssh").mkdir()
+                relayed = OpenSSHAgent(workdir / "ours-openssh", user=user,
+                                       public_key=public_key, yang_dir=yang_dir)
+                stack.enter_context(relayed)
+                servers.append(relayed)
+                setup["ours-openssh"] = f"{relayed.describe()}\n{note}"
+                print(f"bench: our agent (OpenSSH) listens (sshd) on 127.0.0.1:{relayed.port}",
+                      file=sys.stderr)
+            if "netconfd" in selected:
                 (workdir / "ref").mkdir()
                 reference = ReferenceServer(workdir / "ref", public_key=public_key,
                                             module=MODULE)
@@ -118,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 setup["netconfd"] = reference.describe()
                 print(f"bench: netconfd listens (sshd) on 127.0.0.1:{reference.port}",
                       file=sys.stderr)
+            setup = {name: text.replace(str(workdir), "<tmp>") for name, text in setup.items()}
             fsync = fdatasync_latency(workdir)
             results = run_all(servers, key, options)
     except StartError as error:
@@ -135,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "quick" if args.quick else "full"
     if args.only:
-        mode += f", {args.only} only"
+        mode += f", {', '.join(args.only)} only"
     mode += f", {time.monotonic() - started:.0f} s"
     print()
     print(text_table(results))
@@ -148,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         args.output.write_text(markdown(results, command=command, date=date, env=env,
                                         setup=setup, mode=mode), encoding="utf-8")
         print(f"\nbench: report written to {args.output}", file=sys.stderr)
-    if args.strict and any(v == "FAIL" for _, v, _ in verdicts(results)):
+    if args.strict and any(v == "FAIL" for _, v, _, _ in verdicts(results)):
         return 2
     return 0
 
