@@ -427,6 +427,7 @@ class DatastoreManager:
         """
         with self._mutex:
             self._check_writable(Datastore.RUNNING, session_id)
+            self._check_writable(Datastore.CANDIDATE, session_id)
             previous = self._running
             if self._candidate is self._running:
                 return copy.deepcopy(previous.element) if keep_previous else None
@@ -446,9 +447,14 @@ class DatastoreManager:
         self._notify(event)
         return previous.element if keep_previous else None
 
-    def discard_changes(self) -> None:
-        """Revert candidate to running (RFC 6241 sec. 8.3.4.2)."""
+    def discard_changes(self, *, session_id: SessionId) -> None:
+        """Revert candidate to running (RFC 6241 sec. 8.3.4.2).
+
+        Raises:
+            InUseError: another session holds the candidate's lock.
+        """
         with self._mutex:
+            self._check_writable(Datastore.CANDIDATE, session_id)
             self._candidate = self._running
             self._reset_candidate_log()
 

@@ -243,3 +243,15 @@ def test_close_session(connect) -> None:
     m = connect()
     m.close_session()
     assert not m.connected
+
+
+def test_candidate_locked_by_another_session_blocks_commit_and_discard(connect) -> None:
+    owner, other = connect(), connect()
+    owner.lock(target="candidate")
+    owner.edit_config(target="candidate", config=config(item("a", 1)))
+    for operation in (other.commit, other.discard_changes):
+        with pytest.raises(NcRPCError) as info:
+            operation()
+        assert info.value.tag == "in-use"
+    owner.commit()
+    assert names(other.get_config(source="running")) == ["a"]

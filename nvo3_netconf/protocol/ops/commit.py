@@ -43,7 +43,7 @@ def commit(ctx: RPCContext, op: etree._Element) -> None:
 
 def discard_changes(ctx: RPCContext, op: etree._Element) -> None:
     """Revert candidate to the running configuration."""
-    ctx.server.datastores.discard_changes()
+    ctx.server.datastores.discard_changes(session_id=ctx.session.session_id)
     return None
 
 
