@@ -206,7 +206,9 @@ class DatastoreManager:
                     return None
                 values.append(value.strip(" \t\r\n"))
             entry = entries_by_key(tree.indexes, parent, snode).get(tuple(values))
-            return [entry] if entry is not None else []
+            # A miss may be a key stored with insignificant whitespace: let the filter
+            # scan rather than answer "no entry" from the index.
+            return [entry] if entry is not None else None
 
         return lookup
 

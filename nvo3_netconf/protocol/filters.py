@@ -8,7 +8,7 @@ leave the datastore tree untouched and copy only what they select
 (``protocol/selection.py``), so they can run under a datastore read lock.
 
 Public names: :class:`FilterType`, :func:`apply_filter`, :func:`apply_subtree_filter`,
-:func:`apply_xpath_filter`, :data:`KeysOf` and :data:`XPath`.
+:func:`apply_xpath_filter`, :data:`KeysOf`, :data:`Lookup` and :data:`XPath`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC, ErrorType
 from nvo3_netconf.errors import BadAttributeError, MissingAttributeError
 from nvo3_netconf.protocol.selection import KeysOf
-from nvo3_netconf.protocol.subtree import apply_subtree_filter
+from nvo3_netconf.protocol.subtree import Lookup, apply_subtree_filter
 from nvo3_netconf.protocol.xpath import XPath, apply_xpath_filter
 
 __all__ = [
     "FilterType",
     "KeysOf",
+    "Lookup",
     "XPath",
     "apply_filter",
     "apply_subtree_filter",
@@ -46,6 +47,7 @@ def apply_filter(
     *,
     xpath_enabled: bool = True,
     keys_of: KeysOf | None = None,
+    lookup: Lookup | None = None,
 ) -> etree._Element:
     """Apply the ``<filter>`` parameter of ``<get>`` or ``<get-config>`` to a data tree.
 
@@ -59,6 +61,9 @@ def apply_filter(
             when it does not, ``type="xpath"`` is refused.
         keys_of: optional schema callback naming the key leaves of a list entry, so that
             partially returned list entries keep their keys.
+        lookup: optional index hook for subtree filters: the candidate entries of a list
+            by the values of the filter's content match nodes (see :data:`Lookup`). It
+            makes picking an entry by key O(1); the result is the same without it.
 
     Returns:
         A new element with the tag and namespace declarations of ``data`` holding the
@@ -79,7 +84,7 @@ def apply_filter(
     except ValueError:
         filter_type = None
     if filter_type is FilterType.SUBTREE:
-        return apply_subtree_filter(data, filter_el, keys_of=keys_of)
+        return apply_subtree_filter(data, filter_el, keys_of=keys_of, lookup=lookup)
     if filter_type is FilterType.XPATH and xpath_enabled:
         select = filter_el.get("select", filter_el.get(f"{{{NS_NC}}}select"))
         if select is None:

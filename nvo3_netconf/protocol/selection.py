@@ -12,7 +12,6 @@ Public names: :data:`Selection`, :data:`KeysOf`, :func:`merge_selections` and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, TypeAlias
 
@@ -84,7 +83,8 @@ def copy_selection(
     """
     if selection is True:
         return _deep_copy(root)
-    result = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+    attributes = root.items()
+    result = etree.Element(root.tag, dict(attributes) if attributes else None, root.nsmap)
     if selection:
         _copy_children(result, root, selection, keys_of)
     return result
@@ -101,7 +101,10 @@ def _copy_children(
         if child_selection is True:
             target.append(_deep_copy(child))
             continue
-        shell = etree.SubElement(target, child.tag, attrib=dict(child.attrib), nsmap=child.nsmap)
+        attributes = child.items()
+        shell = etree.SubElement(
+            target, child.tag, dict(attributes) if attributes else None, child.nsmap
+        )
         if keys_of is not None:
             child_selection = _with_keys(child, child_selection, keys_of)
         _copy_children(shell, child, child_selection, keys_of)
@@ -141,6 +144,7 @@ def _in_document_order(
 def _deep_copy(element: etree._Element) -> etree._Element:
     # lxml's __copy__ copies the whole subtree in C, like copy.deepcopy() without the
     # memo bookkeeping (three times faster on many small subtrees).
-    duplicate = copy.copy(element)
-    duplicate.tail = None
+    duplicate: etree._Element = element.__copy__()  # type: ignore[attr-defined]
+    if duplicate.tail is not None:
+        duplicate.tail = None
     return duplicate

@@ -8,7 +8,7 @@ child order, ignoring prefixes, namespace declaration placement and indentation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from nvo3_netconf.errors import BadAttributeError, InvalidValueError, MissingAtt
 from nvo3_netconf.protocol.filters import (
     FilterType,
     KeysOf,
+    Lookup,
     apply_filter,
     apply_subtree_filter,
     apply_xpath_filter,
@@ -437,6 +438,335 @@ def test_content_match_on_list_entries_agrees_with_the_rule(values: list[str], w
         expected = [str(n) for n in range(len(values))]
     result = apply_subtree_filter(data, flt)
     assert [n.text for n in result.iter("{urn:t}n")] == expected
+
+
+# ------------------------------------------- long lists, and the index lookup hook
+
+XML_SPACE = " \t\r\n"
+
+
+def _long_list(values: Sequence[str]) -> etree._Element:
+    """A datastore with one list entry per value, long enough for the prefilter."""
+    entries = "".join(
+        f"<entry><k>{value}</k><n>{number}</n></entry>" for number, value in enumerate(values)
+    )
+    return parse(data_reply(f'<t xmlns="urn:t" xmlns:p="urn:p" xmlns:q="urn:p">{entries}</t>'))
+
+
+def _selected_numbers(data: etree._Element, filter_el: etree._Element) -> list[str]:
+    return [str(n.text) for n in apply_subtree_filter(data, filter_el).iter("{urn:t}n")]
+
+
+def test_long_list_filters_of_one_shape_with_different_values() -> None:
+    """Compiled prefilters are shared by shape: the values must still be each filter's."""
+    data = _long_list(["a", "b", " c ", "a", "d\n", "e", 'O\'Hara "Jo"', "p:x", "q:x", "r:x"])
+    body = '<t xmlns="urn:t"><entry><k>{}</k><n/></entry></t>'
+    assert _selected_numbers(data, subtree(body.format("a"))) == ["0", "3"]
+    assert _selected_numbers(data, subtree(body.format("b"))) == ["1"]
+    assert _selected_numbers(data, subtree(body.format("c"))) == ["2"]
+    assert _selected_numbers(data, subtree(body.format("\n d "))) == ["4"]
+    assert _selected_numbers(data, subtree(body.format('O\'Hara "Jo"'))) == ["6"]
+    assert _selected_numbers(data, subtree(body.format("zz"))) == []
+    # A QName value matches through its namespace: p and q are both urn:p, r is unbound.
+    qname = '<t xmlns="urn:t" xmlns:s="urn:p"><entry><k>s:x</k><n/></entry></t>'
+    assert _selected_numbers(data, subtree(qname)) == ["7", "8"]
+    assert _selected_numbers(data, subtree(body.format("r:x"))) == ["9"]
+    wildcard = '<t xmlns=""><entry><k>a</k><n/></entry></t>'
+    assert _selected_numbers(data, subtree(wildcard)) == ["0", "3"]
+
+
+def test_long_list_content_match_needs_a_leaf_and_ignores_comments() -> None:
+    data = _long_list(["a", "a<x/>", "a<!-- c -->", "<!-- c -->a", "a<!-- c -->b", "b", "c"])
+    flt = subtree('<t xmlns="urn:t"><entry><k>a</k><n/></entry></t>')
+    assert _selected_numbers(data, flt) == ["0", "2", "3"]
+
+
+Matches = dict[str, str]
+Entries = list[etree._Element]
+
+
+class FakeIndex:
+    """A dict-based :data:`Lookup`: list entries by the text of their leaves.
+
+    Like the server's key index, it answers from a dict built on first use per (parent,
+    tag). It records its calls. With ``superset`` it also returns every other entry, the
+    parent and all its descendants: the filter must still give the exact answer. With
+    ``unindexed`` it returns None for everything, so the filter scans.
+    """
+
+    def __init__(self, *, superset: bool = False, unindexed: bool = False) -> None:
+        self.superset = superset
+        self.unindexed = unindexed
+        self.calls: list[tuple[etree._Element, str, Matches]] = []
+        self._indexes: dict[tuple[etree._Element, str], dict[tuple[str, str], Entries]] = {}
+
+    def __call__(
+        self, parent: etree._Element, tag: str, matches: Mapping[str, str]
+    ) -> Sequence[etree._Element] | None:
+        self.calls.append((parent, tag, dict(matches)))
+        if self.unindexed:
+            return None
+        index = self._indexes.get((parent, tag))
+        if index is None:
+            index = {}
+            for entry in parent.iterchildren(tag):
+                for leaf in entry.iterchildren(etree.Element):
+                    if next(leaf.iterchildren(etree.Element), None) is None:
+                        text = "".join(leaf.itertext()).strip(XML_SPACE)
+                        index.setdefault((str(leaf.tag), text), []).append(entry)
+            self._indexes[(parent, tag)] = index
+        found: Entries | None = None
+        for item in matches.items():
+            hits = index.get(item, [])
+            found = hits if found is None else [e for e in found if e in hits]
+        result = list(found or [])
+        if self.superset:
+            everything = [*parent.iterchildren(tag), parent, *parent.iter()]
+            result = [*reversed(everything), *result]
+        return result
+
+
+def _hook_cases() -> Iterator[tuple[str, etree._Element, etree._Element]]:
+    """(id, data, filter) of every subtree filter case of this module with its own data."""
+    for example in RFC_6_4_EXAMPLES:
+        request = etree.parse(str(DATA_DIR / f"{example}.request.xml")).getroot()
+        filter_el = request.find(f"*/{{{NS_NC}}}filter")
+        assert filter_el is not None
+        yield example, etree.parse(str(DATA_DIR / "rfc6241-datastore.xml")).getroot(), filter_el
+    for case in SUBTREE_CASES.iterchildren("case"):
+        data = case.find(f"datastore/{{{NS_NC}}}data")
+        filter_el = case.find(f"{{{NS_NC}}}filter")
+        assert data is not None and filter_el is not None
+        yield str(case.get("id")), data, filter_el
+
+
+HOOK_FILTER_BODIES = [
+    USERS_PATH.format("<name>fred</name>"),
+    USERS_PATH.format("<name>wilma</name>"),
+    USERS_PATH.format("<type>admin</type>"),
+    USERS_PATH.format("<type>admin</type><name>fred</name>"),
+    USERS_PATH.format("<type>admin</type><name>root</name>"),
+    USERS_PATH.format("<name>\n  fred  </name><type/>"),
+    USERS_PATH.format("<name>fred</name><company-info><phone/></company-info>"),
+    USERS_PATH.format("<company-info><dept>2</dept></company-info><name/>"),
+    USERS_PATH.format("<full-name>Fred  Flintstone</full-name>"),
+    USERS_PATH.format("<company-info>2</company-info>"),
+    USERS_PATH.format("<name>fr<!-- x -->ed</name>"),
+    USERS_PATH.format("<name>fred</name><name>root</name>"),
+    f'<top xmlns="{CFG}"><users><user><name>fred</name><full-name/></user>'
+    "<user><name>fred</name><type/></user>"
+    "<user><name>root</name><company-info><id/></company-info></user></users></top>",
+    f'<top xmlns="{CFG}"><users><user name="fred"><name>fred</name></user></users></top>',
+    '<top xmlns=""><users><user><name>fred</name></user></users></top>',
+    f'<top xmlns="{CFG}"><users><user><name xmlns="">fred</name></user></users></top>',
+    STATS_PATH.format("<t:interface><t:ifInOctets>1000</t:ifInOctets></t:interface>"),
+    STATS_PATH.format(
+        '<t:interface t:ifName="eth1"><t:ifInOctets>1000</t:ifInOctets></t:interface>'
+    ),
+    f'<top xmlns="{CFG}"><groups><group><name>admin</name></group></groups>'
+    f"<users><user><type>admin</type></user></users></top>",
+]
+HOOK_CASES = [
+    *_hook_cases(),
+    *(
+        (
+            f"inline-{number}",
+            etree.parse(str(DATA_DIR / "rfc6241-datastore.xml")).getroot(),
+            subtree(body),
+        )
+        for number, body in enumerate(HOOK_FILTER_BODIES)
+    ),
+]
+
+
+@pytest.mark.parametrize("superset", [False, True], ids=["exact", "superset"])
+@pytest.mark.parametrize(
+    ("data", "filter_el"),
+    [pytest.param(data, filter_el, id=case_id) for case_id, data, filter_el in HOOK_CASES],
+)
+def test_lookup_gives_the_same_result(
+    data: etree._Element, filter_el: etree._Element, superset: bool
+) -> None:
+    """With an index answering exactly or with a superset, the output is unchanged."""
+    before = etree.tostring(data)
+    expected = etree.tostring(apply_subtree_filter(data, filter_el))
+    index = FakeIndex(superset=superset)
+    assert etree.tostring(apply_subtree_filter(data, filter_el, lookup=index)) == expected
+    assert etree.tostring(apply_filter(data, filter_el, lookup=FakeIndex())) == expected
+    with_keys = etree.tostring(apply_subtree_filter(data, filter_el, keys_of=keys_of))
+    assert (
+        etree.tostring(apply_subtree_filter(data, filter_el, keys_of=keys_of, lookup=index))
+        == with_keys
+    )
+    unindexed = FakeIndex(unindexed=True)
+    assert etree.tostring(apply_subtree_filter(data, filter_el, lookup=unindexed)) == expected
+    assert etree.tostring(data) == before
+
+
+def test_lookup_is_asked_for_a_list_entry_by_key(datastore: etree._Element) -> None:
+    index = FakeIndex()
+    flt = subtree(USERS_PATH.format("<name> fred </name>"))
+    assert_reply(
+        apply_subtree_filter(datastore, flt, lookup=index),
+        data_reply(f'<top xmlns="{CFG}"><users>{USER_FRED}</users></top>'),
+    )
+    users = datastore.find(f"{{{CFG}}}top/{{{CFG}}}users")
+    assert index.calls == [(users, f"{{{CFG}}}user", {f"{{{CFG}}}name": "fred"})]
+
+
+def test_lookup_receives_every_content_match_and_its_answer_is_checked(
+    datastore: etree._Element,
+) -> None:
+    users = datastore.find(f"{{{CFG}}}top/{{{CFG}}}users")
+    assert users is not None
+    calls: list[tuple[str, Matches]] = []
+
+    def every_user(
+        parent: etree._Element, tag: str, matches: Mapping[str, str]
+    ) -> list[etree._Element]:
+        calls.append((tag, dict(matches)))
+        assert parent is users
+        return list(parent)  # a superset: root, fred and barney
+
+    flt = subtree(USERS_PATH.format("<type>admin</type><name>barney</name><full-name/>"))
+    assert_reply(
+        apply_subtree_filter(datastore, flt, lookup=every_user),
+        data_reply(
+            f'<top xmlns="{CFG}"><users><user><name>barney</name><type>admin</type>'
+            "<full-name>Barney Rubble</full-name></user></users></top>"
+        ),
+    )
+    assert calls == [(f"{{{CFG}}}user", {f"{{{CFG}}}type": "admin", f"{{{CFG}}}name": "barney"})]
+
+
+def test_lookup_answer_outside_the_parent_or_with_another_tag_is_ignored(
+    datastore: etree._Element,
+) -> None:
+    # Matching entries, but of another list: a copy of the users and a <group> holding a
+    # <name>fred</name>, plus elements of the right list with the wrong tag.
+    copied = parse(data_reply(ALL_USERS)).find(f"{{{CFG}}}top/{{{CFG}}}users")
+    assert copied is not None
+    group = parse(f'<group xmlns="{CFG}"><name>fred</name></group>')
+
+    def elsewhere(
+        parent: etree._Element, tag: str, matches: Mapping[str, str]
+    ) -> list[etree._Element]:
+        return [*copied, group, *parent.iter(f"{{{CFG}}}name")]
+
+    flt = subtree(USERS_PATH.format("<name>fred</name>"))
+    assert len(apply_subtree_filter(datastore, flt, lookup=elsewhere)) == 0
+    assert len(apply_subtree_filter(datastore, flt, lookup=lambda p, t, m: [])) == 0
+    assert len(apply_subtree_filter(datastore, flt, lookup=lambda p, t, m: [copied[1]])) == 0
+
+
+def test_lookup_answer_with_another_tag_is_ignored() -> None:
+    data = parse(
+        data_reply(
+            '<users xmlns="urn:u"><user><name>wilma</name></user>'
+            "<admin><name>fred</name></admin></users>"
+        )
+    )
+    admin = data[0][1]
+    flt = subtree('<users xmlns="urn:u"><user><name>fred</name></user></users>')
+    assert len(apply_subtree_filter(data, flt)) == 0
+    for answer in ([admin], [*data[0]]):
+        assert len(apply_subtree_filter(data, flt, lookup=_answering(answer))) == 0
+
+
+def _answering(answer: Entries) -> Lookup:
+    """A lookup that always gives ``answer``."""
+    return lambda parent, tag, matches: answer
+
+
+def test_lookup_answer_still_needs_the_attributes(datastore: etree._Element) -> None:
+    interfaces = datastore.find(f"{{{STATS}}}top/{{{STATS}}}interfaces")
+    assert interfaces is not None
+    index = FakeIndex(superset=True)
+    flt = subtree(
+        STATS_PATH.format(
+            '<t:interface t:ifName="eth0"><t:ifInOctets>1000</t:ifInOctets></t:interface>'
+        )
+    )
+    assert len(apply_subtree_filter(datastore, flt, lookup=index)) == 0  # 1000 is eth1's
+    assert [call[1:] for call in index.calls] == [
+        (f"{{{STATS}}}interface", {f"{{{STATS}}}ifInOctets": "1000"})
+    ]
+
+
+@pytest.mark.parametrize(
+    "filter_body",
+    [
+        pytest.param(
+            '<top xmlns=""><users><user><name>fred</name></user></users></top>', id="wildcard"
+        ),
+        pytest.param(
+            f'<top xmlns="{CFG}"><users><user><name xmlns="">fred</name></user></users></top>',
+            id="wildcard-content-match",
+        ),
+        pytest.param(USERS_PATH.format("<name>fred</name><name>root</name>"), id="same-leaf-twice"),
+        pytest.param(
+            f'<top xmlns="{CFG}" xmlns:c="{CFG}"><users><user><type>c:admin</type></user>'
+            "</users></top>",
+            id="qname-value",
+        ),
+        pytest.param(USERS_PATH.format("<type/>"), id="no-content-match"),
+        pytest.param(f'<top xmlns="{CFG}"><users/></top>', id="selection-only"),
+    ],
+)
+def test_lookup_is_not_asked_what_it_cannot_answer(
+    datastore: etree._Element, filter_body: str
+) -> None:
+    index = FakeIndex()
+    flt = subtree(filter_body)
+    expected = etree.tostring(apply_subtree_filter(datastore, flt))
+    assert etree.tostring(apply_subtree_filter(datastore, flt, lookup=index)) == expected
+    assert index.calls == []
+
+
+def test_lookup_is_not_used_by_xpath_filters(datastore: etree._Element) -> None:
+    index = FakeIndex()
+    flt = parse(
+        f'<filter xmlns="{NS_NC}" xmlns:t="{CFG}" type="xpath" '
+        "select=\"/t:top/t:users/t:user[t:name='fred']\"/>"
+    )
+    assert_reply(
+        apply_filter(datastore, flt, lookup=index),
+        data_reply(f'<top xmlns="{CFG}"><users>{USER_FRED}</users></top>'),
+    )
+    assert index.calls == []
+
+
+def test_lookup_picks_one_entry_of_a_long_list_without_scanning() -> None:
+    data = _scale_datastore(5_000)
+    table = data[0][0]
+    by_id = {str(entry[0].text): entry for entry in table}
+    calls: list[Matches] = []
+
+    def key_index(
+        parent: etree._Element, tag: str, matches: Mapping[str, str]
+    ) -> list[etree._Element] | None:
+        calls.append(dict(matches))
+        if parent is not table:
+            return None
+        entry = by_id.get(matches.get("{urn:example:scale}id", ""))
+        return [] if entry is None else [entry]
+
+    flt = subtree(
+        '<top xmlns="urn:example:scale"><entries><entry><id>4321</id><value/></entry>'
+        "</entries></top>"
+    )
+    assert_reply(
+        apply_subtree_filter(data, flt, lookup=key_index),
+        data_reply(
+            '<top xmlns="urn:example:scale"><entries><entry><id>4321</id>'
+            "<value>value-4321</value></entry></entries></top>"
+        ),
+    )
+    assert calls == [{"{urn:example:scale}id": "4321"}]
+    # Where the hook's answer differs from the data, its answer wins: nothing was scanned.
+    by_id["4321"] = table[7]
+    result = apply_subtree_filter(data, flt, lookup=key_index)
+    assert len(result) == 0
 
 
 # ------------------------------------------------------------ XPath (sec. 8.9)

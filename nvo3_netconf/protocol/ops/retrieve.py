@@ -10,7 +10,7 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC, Datastore
 from nvo3_netconf.protocol.defaults import apply_with_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
-from nvo3_netconf.protocol.filters import apply_filter
+from nvo3_netconf.protocol.filters import Lookup, apply_filter
 from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
 from nvo3_netconf.protocol.xml import find_child
 from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
@@ -25,9 +25,11 @@ def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
-    with ctx.server.datastores.reading(source) as tree:
-        tree = apply_with_defaults(tree, schema, mode, config_only=True)
-        return [_filtered(tree, flt, schema)]
+    datastores = ctx.server.datastores
+    with datastores.reading(source) as tree:
+        view = apply_with_defaults(tree, schema, mode, config_only=True)
+        lookup = datastores.entry_lookup(source) if view is tree else None
+        return [_filtered(view, flt, schema, lookup)]
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
@@ -35,17 +37,24 @@ def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
-    with ctx.server.datastores.reading(Datastore.RUNNING) as running:
-        running = apply_with_defaults(running, schema, mode, config_only=False)
-        config_part = _filtered(running, flt, schema)
+    datastores = ctx.server.datastores
+    with datastores.reading(Datastore.RUNNING) as running:
+        view = apply_with_defaults(running, schema, mode, config_only=False)
+        lookup = datastores.entry_lookup(Datastore.RUNNING) if view is running else None
+        config_part = _filtered(view, flt, schema, lookup)
     state = ctx.server.operational_tree(ctx.session, flt)
     state_part = _filtered(state, flt, schema)
     merge_trees(config_part, state_part, schema.roots)
     return [config_part]
 
 
-def _filtered(tree: etree._Element, flt: etree._Element | None, schema: SchemaTree) -> etree._Element:
-    result = apply_filter(tree, flt, keys_of=_keys_callback(schema))
+def _filtered(
+    tree: etree._Element,
+    flt: etree._Element | None,
+    schema: SchemaTree,
+    lookup: Lookup | None = None,
+) -> etree._Element:
+    result = apply_filter(tree, flt, keys_of=_keys_callback(schema), lookup=lookup)
     result.tag = f"{{{NS_NC}}}data"
     return result
 
