@@ -8,7 +8,7 @@ enums :class:`Datastore`, :class:`EditOperation`, :class:`DefaultOperation`,
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 # XML namespaces (RFC 6241 sec. 3.1, RFC 5277, RFC 6243, RFC 6022, RFC 8525, RFC 8341).
 NS_NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -39,7 +39,7 @@ CAP_WITH_DEFAULTS = "urn:ietf:params:netconf:capability:with-defaults:1.0"
 CAP_YANG_LIBRARY = "urn:ietf:params:netconf:capability:yang-library:1.1"
 
 
-class Datastore(str, Enum):
+class Datastore(StrEnum):
     """Configuration datastores (RFC 6241 sec. 5.1)."""
 
     RUNNING = "running"
@@ -47,7 +47,7 @@ class Datastore(str, Enum):
     STARTUP = "startup"
 
 
-class EditOperation(str, Enum):
+class EditOperation(StrEnum):
     """The ``operation`` attribute of edit-config (RFC 6241 sec. 7.2)."""
 
     MERGE = "merge"
@@ -58,7 +58,7 @@ class EditOperation(str, Enum):
     NONE = "none"
 
 
-class DefaultOperation(str, Enum):
+class DefaultOperation(StrEnum):
     """The ``default-operation`` parameter of edit-config (RFC 6241 sec. 7.2)."""
 
     MERGE = "merge"
@@ -66,7 +66,7 @@ class DefaultOperation(str, Enum):
     NONE = "none"
 
 
-class TestOption(str, Enum):
+class TestOption(StrEnum):
     """The ``test-option`` parameter of edit-config (RFC 6241 sec. 7.2, 8.6)."""
 
     __test__ = False  # not a pytest test class
@@ -76,7 +76,7 @@ class TestOption(str, Enum):
     TEST_ONLY = "test-only"
 
 
-class ErrorOption(str, Enum):
+class ErrorOption(StrEnum):
     """The ``error-option`` parameter of edit-config (RFC 6241 sec. 7.2)."""
 
     STOP_ON_ERROR = "stop-on-error"
@@ -84,7 +84,7 @@ class ErrorOption(str, Enum):
     ROLLBACK_ON_ERROR = "rollback-on-error"
 
 
-class ErrorType(str, Enum):
+class ErrorType(StrEnum):
     """The conceptual layer an error is reported on (RFC 6241 sec. 4.3)."""
 
     TRANSPORT = "transport"
@@ -93,14 +93,14 @@ class ErrorType(str, Enum):
     APPLICATION = "application"
 
 
-class ErrorSeverity(str, Enum):
+class ErrorSeverity(StrEnum):
     """The ``error-severity`` of an rpc-error (RFC 6241 sec. 4.3)."""
 
     ERROR = "error"
     WARNING = "warning"
 
 
-class ErrorTag(str, Enum):
+class ErrorTag(StrEnum):
     """Every ``error-tag`` of RFC 6241 Appendix A."""
 
     IN_USE = "in-use"
@@ -125,7 +125,7 @@ class ErrorTag(str, Enum):
     MALFORMED_MESSAGE = "malformed-message"
 
 
-class WithDefaults(str, Enum):
+class WithDefaults(StrEnum):
     """Retrieval modes of RFC 6243 sec. 3."""
 
     REPORT_ALL = "report-all"
@@ -134,7 +134,7 @@ class WithDefaults(str, Enum):
     EXPLICIT = "explicit"
 
 
-class FramingVersion(str, Enum):
+class FramingVersion(StrEnum):
     """Message framing of RFC 6242 sec. 4: end-of-message (1.0) or chunked (1.1)."""
 
     EOM = "1.0"

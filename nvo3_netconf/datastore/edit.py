@@ -102,10 +102,9 @@ from nvo3_netconf.datastore.changes import (
     other_case,
     place,
     previous_entry,
-    rebase_value,
     quote_literal,
+    rebase_value,
     value_key,
-    value_prefixes,
 )
 from nvo3_netconf.datastore.undo import UndoJournal
 from nvo3_netconf.errors import (
@@ -902,8 +901,10 @@ def entries_by_key(
 
 
 def _compared(leaf: Element, snode: SchemaNode) -> str:
-    """A leaf's value as compared: prefixes resolved, and an unprefixed identityref
-    resolved in the default namespace (RFC 7950 sec. 9.10.3)."""
+    """A leaf's value as compared, prefixes resolved.
+
+    An unprefixed identityref is resolved in the default namespace (RFC 7950 9.10.3).
+    """
     text = leaf.text or ""
     if snode.prefixed_value and not snode.path_value and text and ":" not in text:
         return f"{{{leaf.nsmap.get(None, '')}}}{text}"

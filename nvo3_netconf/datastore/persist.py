@@ -52,7 +52,7 @@ def atomic_remove(path: Path) -> None:
 
 
 def sync_directory(directory: Path) -> None:
-    """fsync a directory so that renames and unlinks in it survive a crash."""
+    """Fsync a directory so that renames and unlinks in it survive a crash."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

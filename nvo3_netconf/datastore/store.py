@@ -51,7 +51,6 @@ from nvo3_netconf.errors import (
     RPCError,
     RPCErrors,
 )
-from nvo3_netconf.schema.instances import InstanceCache
 from nvo3_netconf.schema import (
     NodeKind,
     SchemaNode,
@@ -59,6 +58,7 @@ from nvo3_netconf.schema import (
     SchemaValidationError,
     Validator,
 )
+from nvo3_netconf.schema.instances import InstanceCache
 
 logger = logging.getLogger(__name__)
 

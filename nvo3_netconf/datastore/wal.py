@@ -1,4 +1,4 @@
-"""Crash-safe persistence of a datastore: snapshot plus write-ahead log of edits.
+r"""Crash-safe persistence of a datastore: snapshot plus write-ahead log of edits.
 
 Writing the whole running configuration on every commit would make a one-leaf edit
 cost as much as the datastore. Instead a commit appends its edit-config request to a

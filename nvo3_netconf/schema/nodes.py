@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from _libyang import ffi, lib
 
@@ -25,7 +25,7 @@ QName = tuple[str, str]
 """``(namespace, local-name)`` of an XML element (RFC 7950 sec. 7.1.3 namespace)."""
 
 
-class NodeKind(str, Enum):
+class NodeKind(StrEnum):
     """The YANG statement a schema node comes from (RFC 7950 sec. 7)."""
 
     CONTAINER = "container"
@@ -248,7 +248,7 @@ class SchemaTree:
         return ffi.string(text).decode() if text != ffi.NULL else ""
 
     def _identity_namespaces(self, values: tuple[str, ...]) -> dict[str, str]:
-        """prefix -> namespace for canonical identityref values ``module:identity``."""
+        """Prefix -> namespace for canonical identityref values ``module:identity``."""
         found: dict[str, str] = {}
         for value in values:
             if ":" not in value:
@@ -261,8 +261,10 @@ class SchemaTree:
 
 
 def _names_prefixes(ctype: object, *bases: int) -> bool:
-    """True for the given base types (default: identityref, instance-identifier),
-    directly or as members of a union."""
+    """True for the given base types, directly or as members of a union.
+
+    The default base types are identityref and instance-identifier.
+    """
     wanted = bases or (lib.LY_TYPE_IDENT, lib.LY_TYPE_INST)
     base = ctype.basetype  # type: ignore[attr-defined]
     if base in wanted:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 import libyang
 from _libyang import ffi, lib
@@ -35,7 +35,7 @@ from nvo3_netconf.errors import Nvo3Error, RPCError
 from nvo3_netconf.schema.context import YangContext
 
 
-class DataKind(str, Enum):
+class DataKind(StrEnum):
     """What a document holds: a configuration datastore, or operational data."""
 
     CONFIG = "config"

@@ -29,13 +29,13 @@ from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.protocol.dispatch import OperationHandler
 from nvo3_netconf.protocol.ops import commit, edit, lock, retrieve, schema, session_ops
+from nvo3_netconf.protocol.session import NetconfSession
 from nvo3_netconf.scheduler import Clock, Scheduler
 from nvo3_netconf.schema import SchemaTree, Validator, YangContext
 from nvo3_netconf.schema.incremental import IncrementalValidator
 from nvo3_netconf.server.auth import UserDatabase
 from nvo3_netconf.server.config import ServerConfig
 from nvo3_netconf.server.core import NetconfServer
-from nvo3_netconf.protocol.session import NetconfSession
 from nvo3_netconf.transport.ssh import ByteLink, PeerInfo, SSHServer, load_or_create_host_key
 from nvo3_netconf.transport.unix import UnixSocketServer
 

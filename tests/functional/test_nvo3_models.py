@@ -1,5 +1,6 @@
 """The agent with the NVO3 models: the full example configuration, identityref values
-through edits, rollbacks and copy-config, and YANG constraint errors of the models."""
+through edits, rollbacks and copy-config, and YANG constraint errors of the models.
+"""
 
 from __future__ import annotations
 

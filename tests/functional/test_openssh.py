@@ -1,6 +1,7 @@
 """The agent behind OpenSSH: sshd authenticates, socat relays the netconf subsystem to
 the agent's Unix socket, the agent learns the user from SO_PEERCRED (RFC 6242 over a
-real sshd, as operators deploy it)."""
+real sshd, as operators deploy it).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def openssh(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """sshd on a free loopback port with the netconf subsystem relayed by socat."""
+    """Sshd on a free loopback port with the netconf subsystem relayed by socat."""
     sock = tmp_path / "netconf.sock"
     for name in ("host", "client"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",

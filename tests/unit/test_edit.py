@@ -854,8 +854,9 @@ def resolved(leaf: etree._Element) -> str:
 
 
 def test_identityref_value_survives_moves_and_rollback(schema: SchemaTree) -> None:
-    """lxml drops a leaf's xmlns:p when an ancestor declares the same URI; the stored
-    value must not depend on such a declaration."""
+    """Lxml drops a leaf's xmlns:p when an ancestor declares the same URI; the stored
+    value must not depend on such a declaration.
+    """
     from nvo3_netconf.datastore.undo import UndoJournal
 
     data = data_of()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nvo3_netconf.constants import ErrorTag, ErrorType
-from nvo3_netconf.errors import DataMissingError, OperationFailedError
+from nvo3_netconf.errors import DataMissingError
 from nvo3_netconf.schema import (
     DataKind,
     NodeKind,
@@ -34,7 +34,7 @@ VALID = top(item("a", 1, owner="t1"), item("b", 2, "<big-size>3</big-size>"),
 CASES = [
     # (document, error-tag, app-tag, path, message fragment)
     (top(item("a", 0)), ErrorTag.INVALID_VALUE, None,
-     f"/nvo3-test:top/item[name='a']/number", 'value "0" is out of the allowed range'),
+     "/nvo3-test:top/item[name='a']/number", 'value "0" is out of the allowed range'),
     (top(item("a", 1), item("b", 1)), ErrorTag.OPERATION_FAILED, "data-not-unique",
      "/nvo3-test:top/item[name='b']", 'Unique data leaf(s) "number"'),
     (top(*(item(f"i{n}", n + 1) for n in range(6))), ErrorTag.OPERATION_FAILED,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from nvo3_netconf.constants import Datastore, DefaultOperation, ErrorOption
 from nvo3_netconf.datastore.persist import DatastoreFiles

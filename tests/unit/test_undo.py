@@ -1,5 +1,6 @@
 """In-place edits roll back exactly: the tree after ``UndoJournal.rollback`` is the tree
-before the edit, byte for byte, whatever the edit did or where it failed."""
+before the edit, byte for byte, whatever the edit did or where it failed.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""``<commit>`` (with :confirmed-commit:1.1), ``<discard-changes>``, ``<cancel-commit>``
-(RFC 6241 sec. 8.3.4, 8.4)."""
+"""Commit operations: ``<commit>``, ``<discard-changes>``, ``<cancel-commit>``.
+
+RFC 6241 sec. 8.3.4 and 8.4 (:confirmed-commit:1.1).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""``<edit-config>``, ``<copy-config>``, ``<delete-config>`` and ``<validate>``
-(RFC 6241 sec. 7.2-7.4, 8.6)."""
+"""Write operations: edit-config, copy-config, delete-config, validate.
+
+RFC 6241 sec. 7.2-7.4 and 8.6.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from nvo3_netconf.constants import (
 )
 from nvo3_netconf.datastore.changes import adopt
 from nvo3_netconf.datastore.store import empty_tree
-from nvo3_netconf.schema import SchemaTree
 from nvo3_netconf.errors import InvalidValueError
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.ops.params import datastore_param, enum_param, required_child
 from nvo3_netconf.protocol.xml import find_child
+from nvo3_netconf.schema import SchemaTree
 
 WRITABLE = (Datastore.RUNNING, Datastore.CANDIDATE)
 ALL = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)

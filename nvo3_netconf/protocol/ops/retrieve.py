@@ -1,5 +1,7 @@
-"""``<get>`` and ``<get-config>`` (RFC 6241 sec. 7.1, 7.7) with subtree and XPath filters
-(sec. 6, 8.9) and RFC 6243 with-defaults."""
+"""Retrieval: ``<get>`` and ``<get-config>`` (RFC 6241 sec. 7.1, 7.7).
+
+With subtree and XPath filters (sec. 6, 8.9) and RFC 6243 with-defaults.
+"""
 
 from __future__ import annotations
 
