@@ -147,6 +147,14 @@ class NetconfClient:
             message = self._decoder.next_message()
         return message
 
+    def receive(self) -> bytes:
+        """The next message the server sends (a ``<notification>`` once subscribed).
+
+        Raises:
+            SessionClosed: the server closed the session.
+        """
+        return self._receive()
+
     def rpc_bytes(self, operation: bytes) -> bytes:
         """Wrap a serialized operation element in an ``<rpc>`` with the next message-id."""
         message_id = next(self._ids)

@@ -3,7 +3,8 @@
 Public names: the ``NS_*`` namespace strings, the ``CAP_*`` capability URNs and the
 enums :class:`Datastore`, :class:`EditOperation`, :class:`DefaultOperation`,
 :class:`TestOption`, :class:`ErrorOption`, :class:`ErrorType`, :class:`ErrorTag`,
-:class:`ErrorSeverity`, :class:`WithDefaults` and :class:`FramingVersion`.
+:class:`ErrorSeverity`, :class:`WithDefaults`, :class:`FramingVersion` and
+:class:`TerminationReason`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ NS_YANG_LIBRARY = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 NS_NACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
 NS_NC_NOTIFICATIONS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 NS_YANG_1 = "urn:ietf:params:xml:ns:yang:1"
+
+# The project's own modules (yang/) and RFC 8519, as the NVE behaviour reads and writes them.
+NS_NVO3_TYPES = "urn:nvo3-netconf:yang:nvo3-types"
+NS_NVO3_TES = "urn:nvo3-netconf:yang:nvo3-tes"
+NS_NVO3_VM = "urn:nvo3-netconf:yang:nvo3-vm"
+NS_NVO3_VN = "urn:nvo3-netconf:yang:nvo3-vn"
+NS_NVO3_NVE = "urn:nvo3-netconf:yang:nvo3-nve"
+NS_NVO3_MAPPING = "urn:nvo3-netconf:yang:nvo3-mapping"
+NS_NVO3_POLICY = "urn:nvo3-netconf:yang:nvo3-policy"
+NS_ACL = "urn:ietf:params:xml:ns:yang:ietf-access-control-list"
 
 # Capabilities (RFC 6241 sec. 8 and Appendix C, RFC 6243, RFC 5277, RFC 6022).
 CAP_BASE_10 = "urn:ietf:params:netconf:base:1.0"
@@ -139,3 +150,14 @@ class FramingVersion(StrEnum):
 
     EOM = "1.0"
     CHUNKED = "1.1"
+
+
+class TerminationReason(StrEnum):
+    """Why a session ended (RFC 6470 sec. 2.2 ``netconf-session-end/termination-reason``)."""
+
+    CLOSED = "closed"  # <close-session>
+    KILLED = "killed"  # <kill-session> (killed-by names the killer)
+    DROPPED = "dropped"  # the transport went away without <close-session>
+    TIMEOUT = "timeout"  # inactivity
+    BAD_HELLO = "bad-hello"  # the client's <hello> was invalid
+    OTHER = "other"  # anything else: shutdown, a notification backlog, a framing error

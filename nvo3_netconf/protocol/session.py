@@ -12,6 +12,11 @@ bytes go out through the :class:`Link` it was given. It is the error boundary: a
 ``RPCError`` becomes XML; anything else is logged and answered with a generic
 ``operation-failed`` that reveals nothing of the server's internals.
 
+For RFC 5277 notifications the session offers :meth:`NetconfSession.send_message`
+(called from a subscription's delivery thread; the link serializes sends),
+:meth:`NetconfSession.after_reply` (start delivering once ``<ok/>`` is sent) and
+records why it ended (:class:`~nvo3_netconf.constants.TerminationReason`, RFC 6470).
+
 Public names: :class:`NetconfSession`, :class:`Link`, :class:`SessionInfo`.
 """
 
@@ -25,7 +30,13 @@ from typing import Protocol
 
 from lxml import etree
 
-from nvo3_netconf.constants import CAP_BASE_10, CAP_BASE_11, ErrorType, FramingVersion
+from nvo3_netconf.constants import (
+    CAP_BASE_10,
+    CAP_BASE_11,
+    ErrorType,
+    FramingVersion,
+    TerminationReason,
+)
 from nvo3_netconf.errors import (
     FramingError,
     MalformedMessageError,
@@ -68,6 +79,8 @@ class SessionInfo:
         transport: the transport identity (``netconf-ssh``).
         login_time: when the session started (epoch seconds).
         in_rpcs / in_bad_rpcs / out_rpc_errors / out_notifications: RFC 6022 counters.
+        termination_reason: why the session ended (RFC 6470), once it has.
+        killed_by: the session that killed it, with ``killed``.
     """
 
     session_id: int
@@ -80,6 +93,8 @@ class SessionInfo:
     out_rpc_errors: int = 0
     out_notifications: int = 0
     capabilities: tuple[str, ...] = field(default_factory=tuple)
+    termination_reason: TerminationReason | None = None
+    killed_by: int | None = None
 
 
 Handler = Callable[["NetconfSession", etree._Element], Sequence[etree._Element] | None]
@@ -105,6 +120,7 @@ class NetconfSession:
         dispatcher: runs operations.
         on_close: called once when the session ends (locks, confirmed commits...).
         max_message_size: largest message accepted from the peer.
+        on_established: called once both hellos were exchanged (RFC 6470 session-start).
     """
 
     def __init__(
@@ -118,6 +134,7 @@ class NetconfSession:
         max_message_size: int,
         after_large_message: Callable[[], None] | None = None,
         large_message: int = 4 * 1024 * 1024,
+        on_established: Callable[[NetconfSession], None] | None = None,
     ) -> None:
         self.info = info
         self._link = link
@@ -132,6 +149,8 @@ class NetconfSession:
         self._closing = False
         self._close_requested = False
         self._ended = threading.Event()
+        self._on_established = on_established
+        self._after_reply: list[Callable[[], None]] = []
         self._log = logging.LoggerAdapter(
             logger, {"session_id": info.session_id, "user": info.user, "peer": info.peer}
         )
@@ -181,21 +200,47 @@ class NetconfSession:
             return
         self._ended.set()
         self._closing = True
+        if self.info.termination_reason is None:
+            self.info.termination_reason = TerminationReason.DROPPED
         self._on_close(self)
 
     # ------------------------------------------------------------- to the peer
     def send_message(self, body: bytes) -> bool:
-        """Send one complete message (a notification) with the session's framing."""
+        """Send one complete message (a notification) with the session's framing.
+
+        Safe from another thread (a subscription's); blocks while the peer does not read.
+        Returns False once the session is closing or the peer is gone.
+        """
         if not self._hello_done or self._closing:
             return False
-        return self._send(body)
+        if not self._send(body):
+            return False
+        self.info.out_notifications += 1
+        return True
+
+    def after_reply(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the successful reply of the current rpc is sent.
+
+        A handler uses it to start sending notifications only after its ``<ok/>``
+        (RFC 5277 sec. 2.1.1). If the operation fails, the callback is dropped.
+        """
+        self._after_reply.append(callback)
 
     def close_after_reply(self) -> None:
         """Close the session once the reply of the current rpc is sent (close-session)."""
         self._close_requested = True
 
-    def close(self) -> None:
-        """End the session: close the channel (the transport reports the loss)."""
+    def close(self, reason: TerminationReason = TerminationReason.OTHER, *,
+              killed_by: int | None = None) -> None:
+        """End the session: close the channel (the transport reports the loss).
+
+        Args:
+            reason: why, for RFC 6470 session-end (the first reason given is kept).
+            killed_by: the killing session, with ``killed``.
+        """
+        if self.info.termination_reason is None:
+            self.info.termination_reason = reason
+            self.info.killed_by = killed_by
         self._closing = True
         self._link.close()
 
@@ -224,15 +269,19 @@ class NetconfSession:
             self.info.in_bad_rpcs += 1
             self._send_errors(rpc_attributes(root), [error])
             return
+        self._after_reply.clear()
         try:
             body = self._dispatcher.dispatch(self, request.operation)
         except RPCErrors as errors:
+            self._after_reply.clear()
             self._send_errors(request.attributes, errors.errors)
             return
         except RPCError as error:
+            self._after_reply.clear()
             self._send_errors(request.attributes, [error])
             return
         except Exception:  # the error boundary: never leak internals to the peer
+            self._after_reply.clear()
             self._log.exception("operation %s failed", request.name)
             self._send_errors(
                 request.attributes,
@@ -243,29 +292,34 @@ class NetconfSession:
         reply = build_rpc_reply(request.attributes, list(body or ()))
         del body
         self._send(reply)
+        callbacks, self._after_reply = self._after_reply, []
+        for callback in callbacks:
+            callback()
         if len(reply) > self._large and self._after_large is not None:
             del reply
             self._after_large()
         if self._close_requested:
-            self.close()
+            self.close(TerminationReason.CLOSED)
 
     def _handle_hello(self, message: bytes) -> None:
         try:
             hello = parse_hello(parse_xml(message), from_server=False)
         except RPCError as error:
             self._log.info("bad hello, closing: %s", error.message)
-            self.close()
+            self.close(TerminationReason.BAD_HELLO)
             return
         if CAP_BASE_11 in hello.capabilities and CAP_BASE_11 in self._capabilities:
             self._framing = FramingVersion.CHUNKED
             self._decoder.switch_to_chunked()
         elif CAP_BASE_10 not in hello.capabilities:
             self._log.info("no common base version with the client, closing")
-            self.close()
+            self.close(TerminationReason.BAD_HELLO)
             return
         self.info.capabilities = hello.capabilities
         self._hello_done = True
         self._log.info("session established (base:%s)", self._framing.value)
+        if self._on_established is not None:
+            self._on_established(self)
 
     def _send_errors(self, attributes: dict[str, str] | object, errors: Sequence[RPCError]) -> None:
         self.info.out_rpc_errors += 1

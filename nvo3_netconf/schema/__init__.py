@@ -20,6 +20,7 @@ from nvo3_netconf.schema.context import SERVER_MODULES, ModuleInfo, YangContext
 from nvo3_netconf.schema.nodes import NodeKind, QName, SchemaNode, SchemaTree
 from nvo3_netconf.schema.validate import (
     DataKind,
+    OperationKind,
     SchemaValidationError,
     ValidationIssue,
     Validator,
@@ -30,6 +31,7 @@ __all__ = [
     "DataKind",
     "ModuleInfo",
     "NodeKind",
+    "OperationKind",
     "QName",
     "SchemaNode",
     "SchemaTree",

@@ -18,6 +18,12 @@ mandatory node          data-missing        -
 type / value            invalid-value       -
 unknown node            unknown-element     -
 ======================  ==================  =====================
+
+:meth:`Validator.validate_operation` does the same for one RPC's input or output or one
+notification (``lyd_parse_op`` then ``lyd_validate_op``), where a missing mandatory
+parameter is ``missing-element`` and a missing or unknown element names itself in
+``error-info/bad-element`` (RFC 6241 Appendix A); it returns the operation with its
+defaults, as libyang prints it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,18 @@ class DataKind(StrEnum):
     OPERATIONAL = "operational"
 
 
+class OperationKind(StrEnum):
+    """What an operation document holds (RFC 7950 sec. 7.14, 7.16).
+
+    One RPC's input, its output (the output nodes inside the RPC's element), or one
+    notification.
+    """
+
+    RPC = "rpc"
+    REPLY = "reply"
+    NOTIFICATION = "notification"
+
+
 @dataclass(frozen=True)
 class ValidationIssue:
     """One validation failure reported by libyang, in NETCONF terms.
@@ -63,6 +81,8 @@ class ValidationIssue:
     schema_path: str | None = None
 
     path_namespaces: tuple[tuple[str, str], ...] = ()
+    bad_element: str | None = None
+    """The ``error-info/bad-element`` of a missing or unknown element of an operation."""
 
     def to_rpc_error(self) -> RPCError:
         """This issue as an application-layer ``<rpc-error>``."""
@@ -72,6 +92,7 @@ class ValidationIssue:
             type_=ErrorType.APPLICATION,
             path=self.path,
             app_tag=self.app_tag,
+            info={"bad-element": self.bad_element} if self.bad_element else None,
             path_namespaces=dict(self.path_namespaces),
         )
 
@@ -191,6 +212,81 @@ class Validator:
             return None
         return libyang.DNode.new(self._ctx, tree[0])
 
+    def validate_rpc(self, xml: str | bytes) -> bytes:
+        """Validate one RPC's input: ``validate_operation(xml, OperationKind.RPC)``."""
+        return self.validate_operation(xml, OperationKind.RPC)
+
+    def validate_operation(self, xml: str | bytes, kind: OperationKind) -> bytes:
+        """Parse and validate an RPC's input or output, or a notification.
+
+        ``xml`` is the operation's own element: ``<associate xmlns="...">`` with the input
+        parameters (RPC), with the output nodes (REPLY, as ``yanglint -t reply`` reads
+        it), or the notification's element (NOTIFICATION). Types are checked while
+        parsing (failures: ``invalid-value``, ``unknown-element``), ``must``,
+        ``mandatory``, ``when`` and cardinality while validating (``operation-failed``
+        with the RFC 7950 sec. 15 app-tag or the model's own; a missing mandatory
+        parameter is ``missing-element``, RFC 6241 Appendix A).
+
+        Args:
+            xml: the serialized operation element.
+            kind: what it holds.
+
+        Returns:
+            The operation as libyang prints it: canonical values, every default present.
+
+        Raises:
+            SchemaValidationError: the document breaks the schema.
+        """
+        data_type = {
+            OperationKind.RPC: lib.LYD_TYPE_RPC_YANG,
+            OperationKind.REPLY: lib.LYD_TYPE_REPLY_YANG,
+            OperationKind.NOTIFICATION: lib.LYD_TYPE_NOTIF_YANG,
+        }[kind]
+        lib.ly_err_clean(self._ctx.cdata, ffi.NULL)
+        data = xml.encode("utf-8") if isinstance(xml, str) else xml
+        buffer = ffi.from_buffer("char[]", data + b"\0")
+        in_handle = ffi.new("struct ly_in **")
+        if lib.ly_in_new_memory(buffer, in_handle) != lib.LY_SUCCESS:
+            raise MemoryError("libyang could not open the input")
+        tree = ffi.new("struct lyd_node **")
+        op = ffi.new("struct lyd_node **")
+        try:
+            status = lib.lyd_parse_op(
+                self._ctx.cdata, ffi.NULL, in_handle[0], lib.LYD_XML, data_type, tree, op
+            )
+        finally:
+            lib.ly_in_free(in_handle[0], 0)
+        try:
+            if status != lib.LY_SUCCESS:
+                raise self._operation_error(ErrorTag.INVALID_VALUE)
+            if lib.lyd_validate_op(op[0], ffi.NULL, data_type, ffi.NULL) != lib.LY_SUCCESS:
+                raise self._operation_error(ErrorTag.OPERATION_FAILED)
+            out = ffi.new("char **")
+            flags = lib.LYD_PRINT_WD_ALL | lib.LYD_PRINT_SHRINK
+            if lib.lyd_print_mem(out, op[0], lib.LYD_XML, flags) != lib.LY_SUCCESS:
+                raise MemoryError("libyang could not print the operation")
+            try:
+                return bytes(ffi.string(out[0]))
+            finally:
+                lib.free(out[0])
+        finally:
+            if tree[0] != ffi.NULL:
+                lib.lyd_free_all(tree[0])
+
+    def _operation_error(self, default: ErrorTag) -> SchemaValidationError:
+        """The issues of a failed operation parse (``default`` for unrecognised ones)."""
+        issues = []
+        for issue in self._issues():
+            tag, bad = issue.error_tag or default, None
+            mandatory = _MANDATORY.search(issue.message)
+            unknown = _UNKNOWN_NODE.search(issue.message)
+            if mandatory:
+                tag, bad = ErrorTag.MISSING_ELEMENT, mandatory["name"]
+            elif unknown:
+                bad = unknown["name"]
+            issues.append(self._with_namespaces(replace(issue, error_tag=tag, bad_element=bad)))
+        return SchemaValidationError(tuple(issues))
+
     def _parses(self, data: bytes) -> bool:
         """True when ``data`` parses (types included) before validation proper."""
         try:
@@ -282,6 +378,8 @@ class Validator:
             )
 
 
+_MANDATORY = re.compile(r'^Mandatory node "(?P<name>[^"]+)" instance does not exist')
+_UNKNOWN_NODE = re.compile(r'^Node "(?P<name>[^"]+)" not found')
 _PATH_PREFIX = re.compile(r"(?:^|/)([A-Za-z_][\w.-]*):")
 _LOCATION = re.compile(r'(Data|Schema) location "(?P<path>[^"]*)"')
 

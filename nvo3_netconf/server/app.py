@@ -1,7 +1,9 @@
 """The composition root of the NVE agent: ``build_server(config)``.
 
 Builds the YANG context, schema view, validator, datastores, scheduler, confirmed
-commits, the operation table and the SSH listener, and hands each to what needs it.
+commits, the notification bus (RFC 5277) with its replay log, the NVE service (TES
+signalling, VM lifecycle: ``nvo3_netconf.nve``), the operation table and the SSH
+listener, and hands each to what needs it.
 :class:`RunningServer` is a context manager owning all of them.
 """
 
@@ -15,6 +17,8 @@ from nvo3_netconf.constants import (
     CAP_BASE_11,
     CAP_CANDIDATE,
     CAP_CONFIRMED_COMMIT,
+    CAP_INTERLEAVE,
+    CAP_NOTIFICATION,
     CAP_ROLLBACK_ON_ERROR,
     CAP_STARTUP,
     CAP_VALIDATE,
@@ -23,12 +27,24 @@ from nvo3_netconf.constants import (
     CAP_XPATH,
     NS_MONITORING,
     NS_NC,
+    NS_NOTIF,
+    NS_NVO3_TES,
 )
 from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager
+from nvo3_netconf.notifications import NotificationBus, QueueLimits, ReplayLog
+from nvo3_netconf.nve.service import NVEService
 from nvo3_netconf.protocol.dispatch import OperationHandler
-from nvo3_netconf.protocol.ops import commit, edit, lock, retrieve, schema, session_ops
+from nvo3_netconf.protocol.ops import (
+    commit,
+    edit,
+    lock,
+    retrieve,
+    schema,
+    session_ops,
+    subscription,
+)
 from nvo3_netconf.protocol.session import NetconfSession
 from nvo3_netconf.scheduler import Clock, Scheduler
 from nvo3_netconf.schema import SchemaTree, Validator, YangContext
@@ -43,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 
 def base_handlers() -> dict[tuple[str, str], OperationHandler]:
-    """The operations of RFC 6241, RFC 6022 get-schema, in one explicit table."""
+    """The operations of RFC 6241, RFC 6022 get-schema, RFC 5277, in one explicit table."""
     nc = NS_NC
     return {
         (nc, "get"): retrieve.get,
@@ -60,6 +76,23 @@ def base_handlers() -> dict[tuple[str, str], OperationHandler]:
         (nc, "close-session"): session_ops.close_session,
         (nc, "kill-session"): session_ops.kill_session,
         (NS_MONITORING, "get-schema"): schema.get_schema,
+        (NS_NOTIF, "create-subscription"): subscription.create_subscription,
+    }
+
+
+def tes_handlers(nve: NVEService) -> dict[tuple[str, str], OperationHandler]:
+    """The nvo3-tes signalling RPCs (seed 003 sec. 3.3), answered by the NVE service."""
+    tes = NS_NVO3_TES
+    return {
+        (tes, "pre-associate"): nve.pre_associate,
+        (tes, "associate"): nve.associate,
+        (tes, "suspend"): nve.suspend,
+        (tes, "resume"): nve.resume,
+        (tes, "emigrate"): nve.emigrate,
+        (tes, "immigrate"): nve.immigrate,
+        (tes, "terminate"): nve.terminate,
+        (tes, "keep-alive"): nve.keep_alive,
+        (tes, "acknowledge-local-change"): nve.acknowledge_local_change,
     }
 
 
@@ -77,6 +110,9 @@ def capabilities_for(yang: YangContext) -> list[str]:
         "urn:ietf:params:netconf:capability:validate:1.0",
         CAP_STARTUP,
         CAP_XPATH,
+        CAP_NOTIFICATION,
+        # Sessions keep accepting operations while subscribed (RFC 5277 sec. 6).
+        CAP_INTERLEAVE,
         f"{CAP_WITH_DEFAULTS}?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
     ]
     for module in yang.modules:
@@ -97,12 +133,15 @@ class RunningServer:
     Attributes:
         address: the bound (host, port).
         netconf: the shared server state.
+        nve: the NVE behaviour (TES signalling, VM lifecycle), if built.
     """
 
     def __init__(
-        self, netconf: NetconfServer, ssh: SSHServer | None, unix: UnixSocketServer | None
+        self, netconf: NetconfServer, ssh: SSHServer | None, unix: UnixSocketServer | None,
+        *, nve: NVEService | None = None,
     ) -> None:
         self.netconf = netconf
+        self.nve = nve
         self._ssh = ssh
         self._unix = unix
         self.address = ssh.start() if ssh is not None else None
@@ -115,6 +154,9 @@ class RunningServer:
         if self._unix is not None:
             self._unix.stop()
         self.netconf.close_all()
+        if self.nve is not None:
+            self.nve.close()
+        self.netconf.notifications.close()
         self.netconf.scheduler.stop()
         logger.info("NVE agent stopped")
 
@@ -162,6 +204,17 @@ def build_server(
     )
     scheduler = Scheduler(clock)
     confirmed = ConfirmedCommits(datastores, scheduler, files)
+    notifications = NotificationBus(
+        clock=scheduler.clock,
+        log=ReplayLog(config.state_dir / "notifications.log",
+                      max_records=config.replay_log_records,
+                      max_bytes=config.replay_log_bytes, now=scheduler.clock.time),
+        scheduler=scheduler,
+        limits=QueueLimits(messages=config.notification_queue,
+                           bytes=config.notification_queue_bytes),
+    )
+    nve = NVEService(datastores=datastores, validator=Validator(yang), scheduler=scheduler,
+                     sinks=(notifications,))
     netconf = NetconfServer(
         yang=yang,
         schema=schema_tree,
@@ -169,9 +222,13 @@ def build_server(
         scheduler=scheduler,
         confirmed=confirmed,
         capabilities=capabilities_for(yang),
-        handlers=base_handlers(),
+        handlers={**base_handlers(), **tes_handlers(nve)},
         max_message_size=config.max_message_size,
+        notifications=notifications,
     )
+    netconf.add_state_provider(lambda session: [notifications.streams_state()])
+    netconf.add_state_provider(nve.state)
+    netconf.add_state_provider(nve.nested_state)
 
     def new_session(link: ByteLink, peer: PeerInfo) -> NetconfSession:
         return netconf.open_session(link, peer.user, peer.host)
@@ -191,4 +248,4 @@ def build_server(
             session_factory=new_session,
             allowed_user=lambda name: name in users.users,
         )
-    return RunningServer(netconf, ssh, unix)
+    return RunningServer(netconf, ssh, unix, nve=nve)

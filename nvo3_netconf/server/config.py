@@ -13,6 +13,10 @@ Example file::
     load = "running"            # or "startup"
     max-message-size = 33554432
     unix-socket = "/run/nvo3-nve/netconf.sock"   # optional: sessions relayed by sshd
+    notification-queue = 1024               # per subscriber, before it is dropped
+    notification-queue-bytes = 67108864
+    replay-log-records = 10000              # the RFC 5277 replay log's bounds
+    replay-log-bytes = 67108864
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class ServerConfig:
         unix_socket: also accept sessions relayed by OpenSSH's sshd through this Unix
             socket (``Subsystem netconf socat STDIO UNIX-CONNECT:<path>``).
         builtin_ssh: run the built-in SSH listener (``listen``/``port``).
+        notification_queue: notifications that may wait for one subscriber; past it (or
+            ``notification_queue_bytes``) the subscriber's session is closed.
+        notification_queue_bytes: bytes of notifications that may wait for one subscriber.
+        replay_log_records: notifications kept for replay (RFC 5277 sec. 3.3); the
+            oldest are dropped past it or ``replay_log_bytes``.
+        replay_log_bytes: bytes of notifications kept for replay.
     """
 
     listen: str = "127.0.0.1"
@@ -58,6 +68,10 @@ class ServerConfig:
     max_message_size: int = 32 * 1024 * 1024
     unix_socket: Path | None = None
     builtin_ssh: bool = True
+    notification_queue: int = 1024
+    notification_queue_bytes: int = 64 * 1024 * 1024
+    replay_log_records: int = 10_000
+    replay_log_bytes: int = 64 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,3 +140,7 @@ class ServerConfig:
             raise ConfigError("max-message-size must be at least 4096 bytes")
         if not self.builtin_ssh and self.unix_socket is None:
             raise ConfigError("with the built-in SSH listener off, a unix-socket is needed")
+        for name in ("notification_queue", "notification_queue_bytes",
+                     "replay_log_records", "replay_log_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")

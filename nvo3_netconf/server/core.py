@@ -5,6 +5,11 @@ context and schema view, the datastores, confirmed commits, the session registry
 (kill-session, RFC 6241 sec. 7.9), capabilities (sec. 8) and the operational data of
 ``<get>`` (RFC 6022 monitoring, RFC 8525 YANG library, plus registered providers).
 It owns no socket: ``server/app.py`` wires it to the SSH transport.
+
+It also feeds the notification bus with the RFC 6470 base notifications: a
+``netconf-config-change`` for every change of running or startup (built on the bus's
+thread from the typed change list, so an editor waits for none of it), and
+``netconf-session-start`` / ``netconf-session-end`` from the session lifecycle.
 """
 
 from __future__ import annotations
@@ -16,9 +21,16 @@ from collections.abc import Callable, Sequence
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NC, Datastore
+from nvo3_netconf.constants import NS_NC, Datastore, TerminationReason
 from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.store import CommitEvent, DatastoreManager, empty_tree
+from nvo3_netconf.notifications import (
+    NotificationBus,
+    SessionIdentity,
+    config_change,
+    session_end,
+    session_start,
+)
 from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
 from nvo3_netconf.scheduler import Scheduler
@@ -44,6 +56,8 @@ class NetconfServer:
         capabilities: the hello capabilities.
         handlers: the operation table.
         max_message_size: largest message accepted from a peer.
+        notifications: the notification bus (RFC 5277); the server publishes the RFC 6470
+            base notifications on it and ends a session's subscription with the session.
     """
 
     def __init__(
@@ -57,6 +71,7 @@ class NetconfServer:
         capabilities: Sequence[str],
         handlers: dict[tuple[str, str], OperationHandler],
         max_message_size: int,
+        notifications: NotificationBus,
     ) -> None:
         self.yang = yang
         self.schema = schema
@@ -65,6 +80,7 @@ class NetconfServer:
         self.confirmed = confirmed
         self.capabilities = tuple(capabilities)
         self.max_message_size = max_message_size
+        self.notifications = notifications
         self.start_time = scheduler.clock.time()
         self._ids = itertools.count(1)
         self._sessions: dict[int, NetconfSession] = {}
@@ -94,6 +110,7 @@ class NetconfServer:
             max_message_size=self.max_message_size,
             after_large_message=self._trim,
             large_message=LARGE_MESSAGE,
+            on_established=self._session_started,
         )
         with self._lock:
             self._sessions[info.session_id] = session
@@ -115,22 +132,34 @@ class NetconfServer:
         logger.info("session %s killed by session %s", session_id, killed_by)
         with self._lock:
             self.counters["dropped-sessions"] += 1
-        session.close()
+        session.close(TerminationReason.KILLED, killed_by=killed_by)
         # Release at once; the transport's later report is then a no-op.
         session.connection_lost()
         return True
 
+    def _session_started(self, session: NetconfSession) -> None:
+        self.notifications.publish(session_start(_identity(session)))
+
     def _session_closed(self, session: NetconfSession) -> None:
         with self._lock:
             self._sessions.pop(session.session_id, None)
+        self.notifications.unsubscribe(session.session_id)
         self.datastores.release_session(session.session_id)
         self.confirmed.session_ended(session.session_id)
-        logger.info("session %s of %s closed", session.session_id, session.user)
+        reason = session.info.termination_reason or TerminationReason.DROPPED
+        logger.info("session %s of %s closed (%s)", session.session_id, session.user,
+                    reason.value)
+        # A channel that never completed its hello was no NETCONF session, unless the
+        # hello itself was the fault (RFC 6470 termination-reason bad-hello).
+        if session.established or reason is TerminationReason.BAD_HELLO:
+            self.notifications.publish(
+                session_end(_identity(session), reason, killed_by=session.info.killed_by)
+            )
 
     def close_all(self) -> None:
         """Close every session (shutdown)."""
         for session in self.sessions():
-            session.close()
+            session.close(TerminationReason.OTHER)
             session.connection_lost()
 
     # --------------------------------------------------------- operational data
@@ -138,7 +167,9 @@ class NetconfServer:
         """Contribute operational data to ``<get>``."""
         self._state_providers.append(provider)
 
-    def operational_tree(self, session: NetconfSession, flt: etree._Element | None) -> etree._Element:
+    def operational_tree(
+        self, session: NetconfSession, flt: etree._Element | None
+    ) -> etree._Element:
         """Every piece of state data, in a fresh ``<data>`` tree."""
         tree = empty_tree()
         tree.append(self._monitoring())
@@ -172,3 +203,24 @@ class NetconfServer:
     def _on_commit(self, event: CommitEvent) -> None:
         logger.info("%s changed by session %s (%d changes)", event.datastore.value,
                     event.session_id, len(event.changes))
+        if event.datastore is Datastore.CANDIDATE:
+            return  # RFC 6470 reports running and startup only
+        changed_by: SessionIdentity | None = None
+        if event.session_id:
+            with self._lock:
+                session = self._sessions.get(event.session_id)
+            changed_by = SessionIdentity(
+                user=event.user or (session.user if session is not None else ""),
+                session_id=event.session_id,
+                host=session.info.peer if session is not None else None,
+            )
+        datastore, changes = event.datastore.value, event.changes
+        # The XML of 10,000 edits is built on the bus's thread, not the editor's.
+        self.notifications.publish_deferred(
+            lambda: config_change(datastore=datastore, changed_by=changed_by, edits=changes)
+        )
+
+
+def _identity(session: NetconfSession) -> SessionIdentity:
+    return SessionIdentity(user=session.user, session_id=session.session_id,
+                           host=session.info.peer)

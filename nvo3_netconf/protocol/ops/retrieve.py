@@ -111,6 +111,8 @@ def merge_trees(
             NodeKind.CONTAINER, NodeKind.LIST
         ):
             merge_trees(existing, child, node.children)
+        elif existing is not None and node is not None:
+            continue  # a key or leaf both sides hold: keep one
         else:
             target.append(child)
             index.setdefault(identity, child)
