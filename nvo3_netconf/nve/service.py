@@ -103,12 +103,20 @@ class NVEService:
         validator: validates RPC input against the loaded modules.
         scheduler: the agent's timers; its clock is the NVE's clock.
         sinks: where notifications go (more with :meth:`add_sink`).
+        busy_after: seconds a signal waits for the NVE before it is answered FAIL
+            ``busy`` (seed 003 sec. 3.3.3-3.3.7: "the NVE is too busy").
+        max_waiting: signals allowed to wait at once; more are answered ``busy`` at once.
     """
 
     def __init__(
         self, *, datastores: DatastoreManager, validator: Validator, scheduler: Scheduler,
-        sinks: tuple[NotificationSink, ...] = (),
+        sinks: tuple[NotificationSink, ...] = (), busy_after: float = 5.0,
+        max_waiting: int = 256,
     ) -> None:
+        self._busy_after = busy_after
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
         self._datastores = datastores
         self._validator = validator
         self._scheduler = scheduler
@@ -215,10 +223,29 @@ class NVEService:
 
     def _signal(self, ctx: RPCContext, op: etree._Element) -> list[etree._Element]:
         signal = read_signal(self._validated(op))
-        with self._lock:
+        if not self._enter():
+            return reply_elements(Reply(
+                Result.FAIL, ReplyReason.BUSY,
+                "The NVE is too busy to process the message now; send it again later.",
+            ))
+        try:
             reply = self._process(signal, ctx.session.user)
+        finally:
+            self._lock.release()
         self._flush()
         return reply_elements(reply)
+
+    def _enter(self) -> bool:
+        """Take the NVE's lock for one signal, or say it is busy (and take nothing)."""
+        with self._waiting_lock:
+            if self._waiting >= self._max_waiting:
+                return False
+            self._waiting += 1
+        try:
+            return self._lock.acquire(timeout=self._busy_after)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
 
     # ---------------------------------------------------------------- processing
     def _step(self, signal: Signal, record: VMRecord | None) -> Step:

@@ -1064,3 +1064,21 @@ def test_example_groupid_association_without_macs(nve1: Callable[[str], TES]) ->
     assert text(vm, "filter-format", VM) == "groupid-vid"
     assert text(vm, "vn/vnic/group-id", VM) == "2001"
     assert text(vm, "vn/policies/qos-profile", VM) == "silver"  # from the group
+
+
+def test_busy_nve_answers_busy_and_changes_nothing(hv: TES, agent: Agent) -> None:
+    """Seed 003 sec. 3.3.3-3.3.7: FAIL because the NVE is too busy to process the message.
+
+    The overload is simulated by holding the NVE's signalling lock from the test (the
+    one white-box seam here) with a short busy timeout.
+    """
+    service = agent.server.nve  # type: ignore[union-attr]
+    service._busy_after = 0.05  # noqa: SLF001
+    service._lock.acquire()  # noqa: SLF001
+    try:
+        answer = hv.assoc()
+    finally:
+        service._lock.release()  # noqa: SLF001
+    assert (answer.result, answer.reason) == ("fail", "busy")
+    assert hv.vm() is None
+    assert hv.assoc().result == "success"
