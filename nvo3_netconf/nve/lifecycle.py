@@ -67,7 +67,16 @@ Public names: :class:`VMState`, :class:`VMEvent`, :class:`Result`, :class:`Reply
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
+
+from nvo3_netconf.signalling import (
+    ImmigrationPhase,
+    MigrationPhase,
+    ReplyReason,
+    Result,
+    VMEvent,
+    VMState,
+)
 
 __all__ = [
     "Effect",
@@ -86,56 +95,9 @@ __all__ = [
 ]
 
 
-class VMState(StrEnum):
-    """Signalling state of a VM on its NVE (nvo3-types ``vm-state``)."""
-
-    PRE_ASSOCIATED = "pre-associated"
-    ASSOCIATED = "associated"
-    SUSPENDED = "suspended"
-    EMIGRATING = "emigrating"
-    IMMIGRATING = "immigrating"
 
 
-class VMEvent(StrEnum):
-    """A lifecycle event as the NVE sees it (nvo3-types ``vm-event``)."""
 
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    EMIGRATE = "emigrate"
-    IMMIGRATE = "immigrate"
-    TERMINATE = "terminate"
-    KEEP_ALIVE = "keep-alive"
-    AGED_OUT = "aged-out"
-
-
-class Result(StrEnum):
-    """SUCCESS or FAIL (nvo3-types ``result``)."""
-
-    SUCCESS = "success"
-    FAIL = "fail"
-
-
-class ReplyReason(StrEnum):
-    """Why the NVE answered FAIL: the identities derived from ``nvo3t:reply-reason``."""
-
-    FAILED_AUTHORIZATION = "failed-authorization"
-    CONFLICTING_POLICIES = "conflicting-policies"
-    INSUFFICIENT_RESOURCES = "insufficient-resources"
-    BUSY = "busy"
-    UNKNOWN_VM = "unknown-vm"
-    INVALID_STATE = "invalid-state"
-    UNKNOWN_VN = "unknown-vn"
-    UNKNOWN_POLICY = "unknown-policy"
-    INVALID_PARAMETERS = "invalid-parameters"
-
-
-class ImmigrationPhase(StrEnum):
-    """Which kind of immigration (nvo3-tes ``immigrate/phase``, seed 003 sec. 3.3.6)."""
-
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
 
 
 class Step(Enum):
@@ -208,16 +170,6 @@ class Effect(Enum):
     RELEASE = "release"
     """Release every resource and remove all state (terminate, aged out)."""
 
-
-class MigrationPhase(StrEnum):
-    """A migration step on this NVE (nvo3-tes ``migration-progress/phase``)."""
-
-    EMIGRATION_STARTED = "emigration-started"
-    EMIGRATION_COMPLETED = "emigration-completed"
-    EMIGRATION_CANCELLED = "emigration-cancelled"
-    IMMIGRATION_PREPARED = "immigration-prepared"
-    IMMIGRATION_COMPLETED = "immigration-completed"
-    IMMIGRATION_FAILED = "immigration-failed"
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,17 @@ Public names: :class:`Operation`, :class:`Indication`, :class:`FilterFormat`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from lxml import etree
 
 from nvo3_netconf.constants import NS_NVO3_TES, NS_NVO3_TYPES
 from nvo3_netconf.nve.lifecycle import ImmigrationPhase, ReplyReason, Result
 from nvo3_netconf.nve.settings import PolicyNames, read_policy_names
+from nvo3_netconf.signalling import (
+    FilterFormat,
+    Indication,
+    Operation,
+)
 
 __all__ = [
     "Acknowledgement",
@@ -42,38 +46,6 @@ __all__ = [
 
 _T = NS_NVO3_TES
 
-
-class Operation(StrEnum):
-    """The nvo3-tes RPCs."""
-
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    EMIGRATE = "emigrate"
-    IMMIGRATE = "immigrate"
-    TERMINATE = "terminate"
-    KEEP_ALIVE = "keep-alive"
-    ACKNOWLEDGE_LOCAL_CHANGE = "acknowledge-local-change"
-
-
-class Indication(StrEnum):
-    """Indications a (pre-)association carries (seed 003 sec. 3.3.3-3.3.8, VDP M/S bits)."""
-
-    IMMIGRATION = "immigration"
-    KEEP_ALIVE = "keep-alive"
-    SUSPENSION = "suspension"
-    RESUME = "resume"
-    EMIGRATION = "emigration"
-
-
-class FilterFormat(StrEnum):
-    """VDP filter information formats (nvo3-types ``vdp-filter-format``)."""
-
-    VID = "vid"
-    MAC_VID = "mac-vid"
-    GROUPID_VID = "groupid-vid"
-    GROUPID_MAC_VID = "groupid-mac-vid"
 
 
 @dataclass(frozen=True)

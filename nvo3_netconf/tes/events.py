@@ -32,6 +32,9 @@ from nvo3_netconf.protocol.xml import (
     qname,
     sub,
 )
+from nvo3_netconf.signalling import (
+    MigrationPhase,
+)
 from nvo3_netconf.tes.params import (
     NS_TES,
     PCP,
@@ -89,16 +92,6 @@ class MigrationRole(StrEnum):
     SOURCE = "source"
     DESTINATION = "destination"
 
-
-class MigrationPhase(StrEnum):
-    """The migration step an NVE reports (``migration-progress/phase``)."""
-
-    EMIGRATION_STARTED = "emigration-started"
-    EMIGRATION_COMPLETED = "emigration-completed"
-    EMIGRATION_CANCELLED = "emigration-cancelled"
-    IMMIGRATION_PREPARED = "immigration-prepared"
-    IMMIGRATION_COMPLETED = "immigration-completed"
-    IMMIGRATION_FAILED = "immigration-failed"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
 
+from nvo3_netconf.signalling import (
+    FilterFormat,
+    ImmigrationPhase,
+    Indication,
+    Operation,
+    ReplyReason,
+    Result,
+    VMEvent,
+    VMState,
+)
+
+TESOperation = Operation
+"""The RPCs of nvo3-tes (the signalling operations)."""
+
 __all__ = [
     "NS_TES",
     "NS_TYPES",
@@ -95,64 +109,6 @@ _MAC: Final = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}")
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
-class TESOperation(StrEnum):
-    """The RPCs of nvo3-tes: one per lifecycle event, and the local-change answer."""
-
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    EMIGRATE = "emigrate"
-    IMMIGRATE = "immigrate"
-    TERMINATE = "terminate"
-    KEEP_ALIVE = "keep-alive"
-    ACKNOWLEDGE_LOCAL_CHANGE = "acknowledge-local-change"
-
-
-class Result(StrEnum):
-    """SUCCESS or FAIL (nvo3-types ``result``)."""
-
-    SUCCESS = "success"
-    FAIL = "fail"
-
-
-class ReplyReason(StrEnum):
-    """Why an NVE answered FAIL: the identities derived from ``nvo3t:reply-reason``."""
-
-    FAILED_AUTHORIZATION = "failed-authorization"
-    CONFLICTING_POLICIES = "conflicting-policies"
-    INSUFFICIENT_RESOURCES = "insufficient-resources"
-    BUSY = "busy"
-    UNKNOWN_VM = "unknown-vm"
-    INVALID_STATE = "invalid-state"
-    UNKNOWN_VN = "unknown-vn"
-    UNKNOWN_POLICY = "unknown-policy"
-    INVALID_PARAMETERS = "invalid-parameters"
-
-
-class VMState(StrEnum):
-    """Signalling state of a VM on its NVE (nvo3-types ``vm-state``)."""
-
-    PRE_ASSOCIATED = "pre-associated"
-    ASSOCIATED = "associated"
-    SUSPENDED = "suspended"
-    EMIGRATING = "emigrating"
-    IMMIGRATING = "immigrating"
-
-
-class VMEvent(StrEnum):
-    """A VM lifecycle event as the NVE sees it (nvo3-types ``vm-event``)."""
-
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
-    SUSPEND = "suspend"
-    RESUME = "resume"
-    EMIGRATE = "emigrate"
-    IMMIGRATE = "immigrate"
-    TERMINATE = "terminate"
-    KEEP_ALIVE = "keep-alive"
-    AGED_OUT = "aged-out"
-
 
 class VMIdFormat(StrEnum):
     """The VSIID format of a VM identifier (nvo3-types ``vm-id-format``)."""
@@ -164,40 +120,6 @@ class VMIdFormat(StrEnum):
     LOCAL = "local"
 
 
-class FilterFormat(StrEnum):
-    """The VDP filter information format (draft-gu-nvo3-tes-nve-mechanism-01 5.1.1)."""
-
-    VID = "vid"
-    MAC_VID = "mac-vid"
-    GROUPID_VID = "groupid-vid"
-    GROUPID_MAC_VID = "groupid-mac-vid"
-
-    @property
-    def has_mac(self) -> bool:
-        """True if the format's filter entries carry a MAC address."""
-        return self in (FilterFormat.MAC_VID, FilterFormat.GROUPID_MAC_VID)
-
-    @property
-    def has_group(self) -> bool:
-        """True if the format's filter entries carry a GroupID."""
-        return self in (FilterFormat.GROUPID_VID, FilterFormat.GROUPID_MAC_VID)
-
-
-class Indication(StrEnum):
-    """Indications a pre-associate or associate carries (VDP M-bit, S-bit, keep-alive)."""
-
-    IMMIGRATION = "immigration"
-    KEEP_ALIVE = "keep-alive"
-    SUSPENSION = "suspension"
-    RESUME = "resume"
-    EMIGRATION = "emigration"
-
-
-class ImmigrationPhase(StrEnum):
-    """Which immigration an ``immigrate`` is: Immigration (Pre-Asso) or (Asso)."""
-
-    PRE_ASSOCIATE = "pre-associate"
-    ASSOCIATE = "associate"
 
 
 def normalize_mac(text: str) -> MacAddress:
