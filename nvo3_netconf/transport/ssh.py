@@ -11,7 +11,7 @@ This module only moves bytes between channels and sessions: authentication decis
 belong to an :class:`Authenticator`, protocol decisions to the session.
 
 Public names: :class:`SSHServer`, :class:`Authenticator`, :class:`SessionHandler`,
-:class:`ByteLink`, :class:`ChannelLink`, :data:`SessionFactory`,
+:class:`ByteLink`, :class:`StreamLink`, :class:`ChannelLink`, :data:`SessionFactory`,
 :func:`load_or_create_host_key`.
 """
 
@@ -73,40 +73,66 @@ class PeerInfo:
     port: int
 
 
-class ChannelLink:
-    """The session's handle on its channel: send bytes, close."""
+class StreamLink:
+    """A session's handle on its byte stream: send (serialised), close once.
 
-    def __init__(self, channel: paramiko.Channel) -> None:
-        self._channel = channel
+    Subclasses say how to write all bytes and how to shut the stream down.
+    """
+
+    _errors: tuple[type[BaseException], ...] = (OSError,)
+
+    def __init__(self) -> None:
         self._send_lock = threading.Lock()
         self._closed = threading.Event()
 
+    def _sendall(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        raise NotImplementedError
+
     def send(self, data: bytes) -> bool:
-        """Send all of ``data``; False when the channel is already gone."""
+        """Send all of ``data``; False when the stream is already gone."""
         if self._closed.is_set():
             return False
         try:
             with self._send_lock:
-                self._channel.sendall(data)
+                self._sendall(data)
             return True
-        except (OSError, EOFError, paramiko.SSHException):
+        except self._errors:
             self.close()
             return False
 
     def close(self) -> None:
-        """Close the channel (unblocks the reader, which then reports the loss)."""
+        """Close the stream (unblocks the reader, which then reports the loss)."""
         if self._closed.is_set():
             return
         self._closed.set()
         try:
-            self._channel.close()
-        except (OSError, EOFError, paramiko.SSHException):
+            self._shutdown()
+        except self._errors:
             pass
 
     @property
     def closed(self) -> bool:
         """True once closed by either side."""
         return self._closed.is_set()
+
+
+class ChannelLink(StreamLink):
+    """A session's SSH channel."""
+
+    _errors = (OSError, EOFError, paramiko.SSHException)
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def _sendall(self, data: bytes) -> None:
+        self._channel.sendall(data)
+
+    def _shutdown(self) -> None:
+        self._channel.close()
 
 
 class ByteLink(Protocol):

@@ -26,47 +26,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from nvo3_netconf.transport.ssh import RECV_SIZE, PeerInfo, SessionFactory
+from nvo3_netconf.transport.ssh import RECV_SIZE, PeerInfo, SessionFactory, StreamLink
 
 logger = logging.getLogger(__name__)
 
 _UCRED = struct.Struct("3i")
 
 
-class SocketLink:
-    """The session's handle on a Unix stream connection."""
+class SocketLink(StreamLink):
+    """A session's Unix stream connection."""
 
     def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
         self._sock = sock
-        self._send_lock = threading.Lock()
-        self._closed = threading.Event()
 
-    def send(self, data: bytes) -> bool:
-        """Send all of ``data``; False when the connection is gone."""
-        if self._closed.is_set():
-            return False
-        try:
-            with self._send_lock:
-                self._sock.sendall(data)
-            return True
-        except OSError:
-            self.close()
-            return False
+    def _sendall(self, data: bytes) -> None:
+        self._sock.sendall(data)
 
-    def close(self) -> None:
-        """Close the connection (unblocks the reader)."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    @property
-    def closed(self) -> bool:
-        """True once closed by either side."""
-        return self._closed.is_set()
+    def _shutdown(self) -> None:
+        self._sock.shutdown(socket.SHUT_RDWR)
 
 
 class UnixSocketServer:
