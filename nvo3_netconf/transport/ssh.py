@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ class PeerInfo:
     port: int
 
 
-class StreamLink:
+class StreamLink(ABC):
     """A session's handle on its byte stream: send (serialised), close once.
 
     Subclasses say how to write all bytes and how to shut the stream down.
@@ -85,11 +86,13 @@ class StreamLink:
         self._send_lock = threading.Lock()
         self._closed = threading.Event()
 
+    @abstractmethod
     def _sendall(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Write every byte of ``data``."""
 
+    @abstractmethod
     def _shutdown(self) -> None:
-        raise NotImplementedError
+        """Shut the stream down."""
 
     def send(self, data: bytes) -> bool:
         """Send all of ``data``; False when the stream is already gone."""
@@ -286,21 +289,8 @@ class SSHServer:
     def _run_session(self, channel: paramiko.Channel, link: ChannelLink, peer: PeerInfo) -> None:
         handler = self._session_factory(link, peer)
         try:
-            while True:
-                try:
-                    data = channel.recv(RECV_SIZE)
-                except (OSError, EOFError, paramiko.SSHException):
-                    break
-                if not data:
-                    break
-                handler.data_received(data)
-                if link.closed:
-                    break
-        except Exception:  # never let one session's bug take the listener down
-            logger.exception("session of %s failed", peer.user)
+            pump(channel.recv, handler, link, peer.user)
         finally:
-            link.close()
-            handler.connection_lost()
             transport = channel.get_transport()
             if transport is not None and not _has_open_channels(transport):
                 # Let the client close the connection after its channel (closing first
@@ -309,6 +299,32 @@ class SSHServer:
                 transport.join(CLOSE_GRACE)
                 if transport.is_active() and not _has_open_channels(transport):
                     transport.close()
+
+
+def pump(
+    receive: Callable[[int], bytes], handler: SessionHandler, link: StreamLink, user: str
+) -> None:
+    """Feed a session the bytes of its stream until either side closes it.
+
+    The handler always learns of the end (``connection_lost``), and an exception in
+    one session is logged without touching any other.
+    """
+    try:
+        while True:
+            try:
+                data = receive(RECV_SIZE)
+            except (OSError, EOFError, paramiko.SSHException):
+                break
+            if not data:
+                break
+            handler.data_received(data)
+            if link.closed:
+                break
+    except Exception:  # never let one session's bug take the listener down
+        logger.exception("session of %s failed", user)
+    finally:
+        link.close()
+        handler.connection_lost()
 
 
 def _has_open_channels(transport: paramiko.Transport) -> bool:

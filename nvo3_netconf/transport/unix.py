@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from nvo3_netconf.transport.ssh import RECV_SIZE, PeerInfo, SessionFactory, StreamLink
+from nvo3_netconf.transport.ssh import PeerInfo, SessionFactory, StreamLink, pump
 
 logger = logging.getLogger(__name__)
 
@@ -135,21 +135,8 @@ class UnixSocketServer:
         link = SocketLink(conn)
         handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
         try:
-            while True:
-                try:
-                    data = conn.recv(RECV_SIZE)
-                except OSError:
-                    break
-                if not data:
-                    break
-                handler.data_received(data)
-                if link.closed:
-                    break
-        except Exception:  # one session's bug must not stop the listener
-            logger.exception("session of %s failed", user)
+            pump(conn.recv, handler, link, user)
         finally:
-            link.close()
-            handler.connection_lost()
             with self._lock:
                 self._connections.discard(conn)
             conn.close()
