@@ -28,6 +28,8 @@ venv:
 lint:
 	$(PYANG) --strict --lint -p $(STD_YANG_DIR):yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
 	yanglint -p $(STD_YANG_DIR) -p yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
+	$(VENV)/bin/ruff check nvo3_netconf
+	$(VENV)/bin/mypy nvo3_netconf
 
 test:
 	$(PY) -m pytest -q tests

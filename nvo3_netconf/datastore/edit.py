@@ -567,7 +567,7 @@ class _Editor:
                     return False
                 position += 1
                 continue
-            node = children.get(tag)  # type: ignore[call-overload]
+            node = children.get(tag)  # type: ignore[arg-type]  # a comment's tag: finds nothing
             if node is None:
                 return False
             if node.choices:
@@ -918,7 +918,8 @@ _PLAIN_KINDS = frozenset({NodeKind.CONTAINER, NodeKind.LIST, NodeKind.LEAF, Node
 
 def _clean_copy(edit: Element) -> Element:
     """A copy of a request subtree without the request's unused namespace declarations."""
-    element = edit.__deepcopy__(None)  # lxml's C copy, without copy.deepcopy's memo
+    # lxml's C copy, without copy.deepcopy's memo (types-lxml does not declare it)
+    element: Element = edit.__deepcopy__(None)  # type: ignore[attr-defined]  # see above
     etree.cleanup_namespaces(element)
     return element
 

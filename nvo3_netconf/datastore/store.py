@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from lxml import etree
 
@@ -213,10 +213,10 @@ class DatastoreManager:
         return lookup
 
     def _child_schema(self, parent: etree._Element, tag: str) -> SchemaNode | None:
-        chain = []
+        chain: list[str] = []
         current: etree._Element | None = parent
         while current is not None and current.tag != DATA_TAG:
-            chain.append(current.tag)
+            chain.append(cast(str, current.tag))  # ancestors are elements: str tags
             current = current.getparent()
         nodes = self._schema.roots
         for item in reversed(chain):
@@ -661,7 +661,7 @@ class DatastoreManager:
         except etree.XMLSyntaxError as error:
             raise ConfigError(f"{path} is not readable XML: {error}") from None
         if tree.tag != DATA_TAG:
-            raise ConfigError(f"{path} is not a datastore file (root {tree.tag}).")
+            raise ConfigError(f"{path} is not a datastore file (root {tree.tag!s}).")
         self._validate_loaded(tree, path)
         return tree
 

@@ -50,7 +50,9 @@ def _children_schema(
     return pairs
 
 
-def _active_cases(parent: etree._Element, nodes: dict) -> set[tuple[str, str]]:
+def _active_cases(
+    parent: etree._Element, nodes: dict[tuple[str, str], SchemaNode]
+) -> set[tuple[str, str]]:
     active: set[tuple[str, str]] = set()
     for _, node in _children_schema(parent, nodes):
         active.update(node.choices)
@@ -103,7 +105,9 @@ def _has_defaults(node: SchemaNode) -> bool:
     )
 
 
-def _tag_explicit_defaults(parent: etree._Element, nodes: dict) -> None:
+def _tag_explicit_defaults(
+    parent: etree._Element, nodes: dict[tuple[str, str], SchemaNode]
+) -> None:
     for child, node in _children_schema(parent, nodes):
         if node.kind is NodeKind.LEAF and node.defaults and (child.text or "") == node.defaults[0]:
             child.set(_DEFAULT_ATTR, "true")
@@ -111,7 +115,7 @@ def _tag_explicit_defaults(parent: etree._Element, nodes: dict) -> None:
             _tag_explicit_defaults(child, node.children)
 
 
-def _trim(parent: etree._Element, nodes: dict) -> None:
+def _trim(parent: etree._Element, nodes: dict[tuple[str, str], SchemaNode]) -> None:
     for child, node in _children_schema(parent, nodes):
         if node.kind is NodeKind.LEAF and node.defaults and (child.text or "") == node.defaults[0]:
             parent.remove(child)

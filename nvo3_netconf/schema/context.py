@@ -22,6 +22,7 @@ from types import TracebackType
 
 import libyang
 from _libyang import ffi, lib
+from libyang import Module as LibyangModule
 
 from nvo3_netconf.errors import ConfigError
 
@@ -213,7 +214,7 @@ class YangContext:
             return Path(info.filepath).read_text(encoding="utf-8")
         return str(self._ctx.get_module(name).print_mem("yang"))
 
-    def iter_libyang_modules(self) -> Iterator[libyang.Module]:
+    def iter_libyang_modules(self) -> Iterator[LibyangModule]:
         """The implemented libyang modules (for the schema-tree builder and printers)."""
         for info in self._modules:
             if info.implemented:

@@ -40,7 +40,7 @@ def module_tree(context: YangContext, name: str, *, line_length: int = 72) -> st
     finally:
         lib.ly_out_free(out[0], ffi.NULL, 0)
     try:
-        return ffi.string(text[0]).decode().rstrip() + "\n"
+        return str(ffi.string(text[0]).decode()).rstrip() + "\n"
     finally:
         lib.free(text[0])
 

@@ -39,6 +39,7 @@ from _libyang import ffi, lib
 from nvo3_netconf.constants import ErrorTag, ErrorType
 from nvo3_netconf.errors import Nvo3Error, RPCError
 from nvo3_netconf.schema.context import YangContext
+from nvo3_netconf.schema.lysc import CData
 
 
 class DataKind(StrEnum):
@@ -405,7 +406,7 @@ def _schema_path(path: str | None) -> str | None:
     return None
 
 
-def _iter_children(node: object) -> Iterator[object]:
+def _iter_children(node: CData) -> Iterator[CData]:
     child = lib.lyd_child(node)
     while child != ffi.NULL:
         yield child

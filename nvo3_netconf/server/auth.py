@@ -26,9 +26,10 @@ import os
 import threading
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import paramiko
 
@@ -111,7 +112,7 @@ class UserDatabase:
         users = {}
         for name, entry in entries.items():
             keys = set()
-            for line in entry.get("authorized-keys", []) or []:  # type: ignore[union-attr]
+            for line in cast("Iterable[object]", entry.get("authorized-keys", []) or []):
                 parts = str(line).split()
                 if len(parts) < 2:
                     raise ConfigError(f"user {name}: malformed authorized key {line!r}")
@@ -121,7 +122,9 @@ class UserDatabase:
                 name=name,
                 password_hash=str(password_hash) if password_hash else None,
                 keys=frozenset(keys),
-                groups=tuple(str(g) for g in entry.get("groups", []) or []),  # type: ignore[union-attr]
+                groups=tuple(
+                    str(g) for g in cast("Iterable[object]", entry.get("groups", []) or [])
+                ),
             )
         return cls(users)
 

@@ -29,14 +29,14 @@ from types import TracebackType
 from typing import Any, Final
 
 # ncclient ships no type hints: what it returns is typed Any here.
-from ncclient.devices.default import DefaultDeviceHandler  # type: ignore[import-untyped]
-from ncclient.manager import make_device_handler  # type: ignore[import-untyped]
-from ncclient.transport import SSHSession  # type: ignore[import-untyped]
-from ncclient.transport.errors import (  # type: ignore[import-untyped]
+from ncclient.devices.default import DefaultDeviceHandler
+from ncclient.manager import make_device_handler
+from ncclient.transport import SSHSession
+from ncclient.transport.errors import (
     AuthenticationError,
     SSHUnknownHostError,
 )
-from ncclient.transport.session import (  # type: ignore[import-untyped]
+from ncclient.transport.session import (
     NotificationHandler,
     SessionListener,
 )

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import paramiko
 
@@ -152,7 +152,7 @@ SessionFactory = Callable[[ByteLink, PeerInfo], SessionHandler]
 """Builds the protocol session for a new ``netconf`` subsystem channel."""
 
 
-class _ServerInterface(paramiko.ServerInterface):
+class _ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]  # paramiko is untyped
     """paramiko's per-connection callbacks, forwarding decisions to the Authenticator."""
 
     def __init__(self, server: SSHServer, peer: tuple[str, int]) -> None:
@@ -164,25 +164,25 @@ class _ServerInterface(paramiko.ServerInterface):
         return self._server.authenticator.methods(username)
 
     def check_auth_none(self, username: str) -> int:
-        return paramiko.AUTH_FAILED
+        return cast(int, paramiko.AUTH_FAILED)
 
     def check_auth_password(self, username: str, password: str) -> int:
         if self._server.authenticator.check_password(username, password, self._peer[0]):
             self.user = username
-            return paramiko.AUTH_SUCCESSFUL
+            return cast(int, paramiko.AUTH_SUCCESSFUL)
         logger.info("password authentication failed for %r from %s", username, self._peer[0])
-        return paramiko.AUTH_FAILED
+        return cast(int, paramiko.AUTH_FAILED)
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         if self._server.authenticator.check_public_key(username, key, self._peer[0]):
             self.user = username
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
+            return cast(int, paramiko.AUTH_SUCCESSFUL)
+        return cast(int, paramiko.AUTH_FAILED)
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return cast(int, paramiko.OPEN_SUCCEEDED)
+        return cast(int, paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
         if name != "netconf" or self.user is None:

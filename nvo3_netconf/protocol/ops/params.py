@@ -6,6 +6,9 @@ wrong parameter, with error-info ``bad-element`` naming it.
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import TypeVar
+
 from lxml import etree
 
 from nvo3_netconf.constants import NS_NC, NS_WITH_DEFAULTS, Datastore, WithDefaults
@@ -16,6 +19,8 @@ from nvo3_netconf.errors import (
     OperationNotSupportedError,
 )
 from nvo3_netconf.protocol.xml import find_child, local_name, namespace_of
+
+_E = TypeVar("_E", bound=Enum)
 
 
 def required_child(op: etree._Element, name: str) -> etree._Element:
@@ -85,7 +90,7 @@ def with_defaults_param(op: etree._Element) -> WithDefaults | None:
         ) from None
 
 
-def enum_param(op: etree._Element, name: str, enum: type, default: object) -> object:
+def enum_param(op: etree._Element, name: str, enum: type[_E], default: _E) -> _E:
     """A leaf parameter whose value is one of an Enum's values."""
     element = find_child(op, NS_NC, name)
     if element is None:

@@ -19,6 +19,13 @@ from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
 
 ALL_DATASTORES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
 
+_Identity = (
+    tuple[tuple[str, str]]
+    | tuple[tuple[str, str], str | None]
+    | tuple[tuple[str, str], tuple[str, ...]]
+)
+"""How :func:`merge_trees` matches a child: its name, plus a leaf-list value or list keys."""
+
 
 def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     """``<get-config>``: configuration of one datastore, filtered."""
@@ -97,7 +104,7 @@ def merge_trees(
     Containers merge recursively; list entries merge when their keys match; anything
     else is appended. ``source`` is consumed.
     """
-    index: dict[tuple, etree._Element] = {}
+    index: dict[_Identity, etree._Element] = {}
     for child in target:
         if isinstance(child.tag, str):
             index.setdefault(_identity(child, nodes), child)
@@ -118,7 +125,7 @@ def merge_trees(
             index.setdefault(identity, child)
 
 
-def _identity(element: etree._Element, nodes: dict[tuple[str, str], SchemaNode]) -> tuple:
+def _identity(element: etree._Element, nodes: dict[tuple[str, str], SchemaNode]) -> _Identity:
     qname = etree.QName(element)
     key = (qname.namespace or "", qname.localname)
     node = nodes.get(key)
