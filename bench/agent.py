@@ -29,15 +29,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
-from processes import StartError, require, start, stop, wait_until
+from processes import Managed, StartError, require, start, stop, wait_until
 from sshd import Sshd
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class OurAgent:
+class OurAgent(Managed):
     """``nvo3-nve serve`` in ``workdir``; a context manager that stops it on exit.
 
     Args:
@@ -137,19 +136,8 @@ class OurAgent:
         stop(self.process, grace=10.0)
         self.process = None
 
-    def __enter__(self) -> OurAgent:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()  # what did start
-            raise
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-
-class OpenSSHAgent:
+class OpenSSHAgent(Managed):
     """Our agent on a Unix socket behind its own sshd; a context manager that stops both.
 
     Args: as :class:`OurAgent` (``workdir`` is short: it holds the socket).
@@ -206,17 +194,6 @@ class OpenSSHAgent:
         """Stop sshd (and the sessions it relays), then the agent."""
         self.sshd.stop()
         self.agent.stop()
-
-    def __enter__(self) -> OpenSSHAgent:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()  # what did start
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 __all__ = ["OpenSSHAgent", "OurAgent", "StartError"]

@@ -28,9 +28,8 @@ import pwd
 import socket
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
-from processes import StartError, require, start, stop, wait_until
+from processes import Managed, StartError, require, start, stop, wait_until
 from sshd import SSHD, Sshd
 
 NETCONFD = "/usr/sbin/netconfd"
@@ -39,7 +38,7 @@ EMPTY_STARTUP = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
                  b'<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>\n')
 
 
-class ReferenceServer:
+class ReferenceServer(Managed):
     """netconfd plus its sshd in ``workdir``; a context manager that stops both.
 
     Args:
@@ -154,14 +153,3 @@ class ReferenceServer:
                 self._dot_yuma.rmdir()  # only if still empty
             except OSError:
                 pass
-
-    def __enter__(self) -> ReferenceServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()  # what did start
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

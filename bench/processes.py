@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -137,3 +138,29 @@ def rss_kib(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+class Managed(ABC):
+    """A started thing that a ``with`` block stops.
+
+    ``__enter__`` starts it (stopping whatever did start if that fails) and
+    ``__exit__`` stops it; subclasses define start and stop.
+    """
+
+    @abstractmethod
+    def start(self) -> Managed:
+        """Start and return self."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop whatever is running; safe to call more than once."""
+
+    def __enter__(self):  # type: ignore[no-untyped-def]  # returns the subclass
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # what did start
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
