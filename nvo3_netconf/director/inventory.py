@@ -1,8 +1,7 @@
-"""The nDirector's embedded store of NVEs: SQLite at a path from configuration.
+"""The NVE inventory: which NVEs the nDirector manages and how it reaches them.
 
-Every change is one SQLite transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``). The database
-runs in WAL mode with ``synchronous=FULL``, so a change is on disk (the WAL fsynced)
-before the call returns: a crash after a method returned loses nothing.
+A part of the nDirector's SQLite store (:class:`~nvo3_netconf.director.db.Database`):
+every change is one transaction, on disk before the call returns.
 
 Secrets are not copied into the database: an NVE record names the *file* holding the
 password (first line) or the SSH private key, as the operator gave it.
@@ -13,22 +12,17 @@ Public names: :class:`Inventory`, :class:`NVERecord`, :class:`InventoryError`.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from nvo3_netconf.errors import Nvo3Error
+from nvo3_netconf.director.db import Database, StoreError
 from nvo3_netconf.tes.connection import DEFAULT_PORT, ConnectionParams, HostKeyPolicy
 
 __all__ = ["Inventory", "InventoryError", "NVERecord"]
 
-SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
+_SCHEMA: Final = ("""
 CREATE TABLE IF NOT EXISTS nve (
     name             TEXT PRIMARY KEY,
     address          TEXT NOT NULL,
@@ -41,10 +35,10 @@ CREATE TABLE IF NOT EXISTS nve (
     hostkey_policy   TEXT NOT NULL DEFAULT 'known-hosts',
     host_key         TEXT
 )
-"""
+""",)
 
 
-class InventoryError(Nvo3Error):
+class InventoryError(StoreError):
     """An inventory change was refused (duplicate or unknown name, bad store)."""
 
 
@@ -120,48 +114,27 @@ _COLUMNS: Final = ("name", "address", "port", "username", "password_file", "key_
                    "data_centre", "underlay_address", "hostkey_policy", "host_key")
 
 
-def _row_to_record(row: sqlite3.Row) -> NVERecord:
+def _row_to_record(row: tuple[Any, ...]) -> NVERecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     return NVERecord(**values)
 
 
 class Inventory:
-    """The NVE store. Thread-safe; use as a context manager or :meth:`close` it.
+    """The NVE table. Thread-safe; use as a context manager or :meth:`close` it.
 
     Args:
-        path: the SQLite file (created with its directory if missing).
+        store: the SQLite file, or an open :class:`Database` shared with other parts
+            (then :meth:`close` leaves it open).
     """
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    def __init__(self, store: Path | str | Database) -> None:
+        self._owned = not isinstance(store, Database)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-        except (OSError, sqlite3.Error) as error:
-            raise InventoryError(f"cannot open the store {self.path}: {error}") from None
-        self._lock = threading.Lock()
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise InventoryError(f"the store {self.path} has schema version {version}, "
-                                     f"newer than this program's {SCHEMA_VERSION}")
-            db.execute(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            self.db = store if isinstance(store, Database) else Database(store)
+            self.db.ensure("inventory", _SCHEMA)
+        except StoreError as error:
+            raise InventoryError(str(error)) from None
+        self.path = self.db.path
 
     def add(self, record: NVERecord) -> None:
         """Add an NVE.
@@ -171,7 +144,7 @@ class Inventory:
         """
         values = record.to_json()
         try:
-            with self._transaction() as db:
+            with self.db.transaction() as db:
                 db.execute(f"INSERT INTO nve ({', '.join(_COLUMNS)}) VALUES "
                            f"({', '.join('?' * len(_COLUMNS))})",
                            [values[c] for c in _COLUMNS])
@@ -185,7 +158,7 @@ class Inventory:
             InventoryError: there is none.
         """
         values = record.to_json()
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             cursor = db.execute(
                 f"UPDATE nve SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE name = ?",
                 [values[c] for c in _COLUMNS[1:]] + [record.name])
@@ -198,7 +171,7 @@ class Inventory:
         Raises:
             InventoryError: there is none of that name.
         """
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             if db.execute("DELETE FROM nve WHERE name = ?", (name,)).rowcount == 0:
                 raise InventoryError(f"no NVE named {name!r}")
 
@@ -208,24 +181,21 @@ class Inventory:
         Raises:
             InventoryError: there is none.
         """
-        with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM nve WHERE name = ?",
-                                   (name,)).fetchone()
+        rows = self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM nve WHERE name = ?", (name,))
+        row = rows[0] if rows else None
         if row is None:
             raise InventoryError(f"no NVE named {name!r}")
         return _row_to_record(row)
 
     def list(self) -> list[NVERecord]:
         """Every NVE, by name."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM nve ORDER BY name").fetchall()
+        rows = self.db.query(f"SELECT {', '.join(_COLUMNS)} FROM nve ORDER BY name")
         return [_row_to_record(row) for row in rows]
 
     def close(self) -> None:
-        """Close the database (idempotent)."""
-        with self._lock:
-            self._db.close()
+        """Close the database if this inventory opened it (idempotent)."""
+        if self._owned:
+            self.db.close()
 
     def __enter__(self) -> Inventory:
         return self

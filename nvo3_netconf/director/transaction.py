@@ -18,6 +18,14 @@ the session ends, RFC 6241 sec. 8.4.1 and 8.3.5.2). Step 8 is the commit point: 
 NVE fails there after others confirmed, the others keep the change, and the results say
 so (``ok`` per NVE).
 
+An NVE without ``:candidate`` or ``:confirmed-commit:1.1`` (but with
+``:writable-running``) gets the best equivalent, and its result says so: its running
+datastore is locked, the edit is checked with ``test-option test-only`` where it
+announces ``:validate:1.1``, and applied at step 6 with ``error-option
+rollback-on-error`` where it announces ``:rollback-on-error`` (all or nothing on that
+NVE). A later failure elsewhere undoes it with the inverse edit given as ``undo``; without
+one it keeps the change, and its result says that too.
+
 One NVE's failure never aborts the others' work on a step; it is recorded in that NVE's
 :class:`Result` (step reached, error-tag, error-path, message as the NVE sent them), and
 :class:`NetworkTransactionError` carrying every result is raised at the end.
@@ -41,7 +49,12 @@ from typing import Any, Final
 
 from lxml import etree
 
-from nvo3_netconf.constants import Datastore
+from nvo3_netconf.constants import (
+    CAP_ROLLBACK_ON_ERROR,
+    CAP_VALIDATE,
+    CAP_WRITABLE_RUNNING,
+    Datastore,
+)
 from nvo3_netconf.director.client import ConfigSource, DeviceClient
 from nvo3_netconf.errors import Nvo3Error, RPCError, RPCErrors
 from nvo3_netconf.protocol.xml import Element
@@ -138,6 +151,13 @@ class _Device:
     pending_commit: bool = False
     confirmed: bool = False
     broken: bool = False
+    running_only: bool = False
+    undo: ConfigSource | None = None
+    applied_running: bool = False
+
+    @property
+    def locked_datastore(self) -> Datastore:
+        return Datastore.RUNNING if self.running_only else Datastore.CANDIDATE
 
 
 def _record(device: _Device, step: Step, error: Exception) -> None:
@@ -171,6 +191,13 @@ def _pretty(data: Element) -> list[str]:
     return lines
 
 
+def _as_data(config: ConfigSource) -> Element:
+    """``config``'s content as an element list root (for :func:`_pretty`)."""
+    if isinstance(config, str):
+        config = config.encode("utf-8")
+    return etree.fromstring(config) if isinstance(config, bytes) else config
+
+
 def unified_diff(nve: str, running: Element, candidate: Element) -> str:
     """The unified diff of two ``<data>`` elements ('' when equal)."""
     return "".join(line + ("" if line.endswith("\n") else "\n") for line in difflib.unified_diff(
@@ -184,6 +211,8 @@ class NetworkTransaction:
     Args:
         clients: NVE name -> its client (connected on demand; not closed here).
         configs: NVE name -> its ``<config>``; every name must have a client.
+        undo: NVE name -> the ``<config>`` that reverts its ``configs`` entry, for NVEs
+            that may lack a candidate (see the module).
         confirm_timeout: the confirmed commit's timeout in seconds.
         persist: a persist token (RFC 6241 sec. 8.4.5.1) for the confirmed commit; the
             confirming commit and cancel-commit then give it as ``persist-id``.
@@ -198,6 +227,7 @@ class NetworkTransaction:
         clients: Mapping[str, DeviceClient],
         configs: Mapping[str, ConfigSource],
         *,
+        undo: Mapping[str, ConfigSource] | None = None,
         confirm_timeout: int = DEFAULT_CONFIRM_TIMEOUT,
         persist: str | None = None,
         max_workers: int = DEFAULT_WORKERS,
@@ -209,7 +239,8 @@ class NetworkTransaction:
             raise ValueError(f"no client for {', '.join(missing)}")
         if not configs:
             raise ValueError("a transaction needs at least one NVE")
-        self._devices = [_Device(clients[name], configs[name], Result(name))
+        self._devices = [_Device(clients[name], configs[name], Result(name),
+                                 undo=(undo or {}).get(name))
                          for name in sorted(configs)]
         self.confirm_timeout = confirm_timeout
         self.persist = persist
@@ -303,6 +334,8 @@ class NetworkTransaction:
         """
         def undo(device: _Device) -> None:
             result = device.result
+            if device.running_only and device.applied_running and not device.confirmed:
+                device.broken = False  # undone below, on a new session if need be
             if device.broken:
                 result.rolled_back = not device.confirmed
                 if device.locked or device.edited or device.pending_commit:
@@ -310,12 +343,25 @@ class NetworkTransaction:
                 return
             undone = True
             actions: list[tuple[str, Callable[[], None]]] = []
+            if device.running_only:
+                if device.applied_running and not device.confirmed:
+                    if device.undo is None:
+                        undone = False
+                        result.notes.append("running-only NVE: the change stays (no undo "
+                                            "edit was given)")
+                    else:
+                        undo_config = device.undo
+                        actions.append(("undo edit", lambda: device.client.edit_config(
+                            undo_config, target=Datastore.RUNNING)))
+                if device.locked:
+                    actions.append(("unlock", lambda: device.client.unlock(
+                        Datastore.RUNNING)))
             if device.pending_commit:
                 actions.append(("cancel-commit",
                                 lambda: device.client.cancel_commit(self.persist)))
-            if device.edited or device.locked:
+            if not device.running_only and (device.edited or device.locked):
                 actions.append(("discard-changes", device.client.discard_changes))
-            if device.locked:
+            if not device.running_only and device.locked:
                 actions.append(("unlock", device.client.unlock))
             for name, action in actions:
                 try:
@@ -324,6 +370,7 @@ class NetworkTransaction:
                     undone = False
                     result.notes.append(f"rollback {name} failed: {error}")
             device.pending_commit = device.edited = device.locked = False
+            device.applied_running = False
             if device.confirmed:
                 return
             result.rolled_back = undone
@@ -337,30 +384,59 @@ class NetworkTransaction:
 
     def _connect(self, device: _Device) -> None:
         device.broken = False
-        device.client.connect()
-        if not device.client.has_candidate:
-            raise _unsupported(device.client.name)
+        client = device.client
+        client.connect()
+        if client.has_candidate:
+            return
+        if not client.supports(CAP_WRITABLE_RUNNING):
+            raise _unsupported(client.name)
+        if not device.running_only:
+            device.running_only = True
+            how = ("rollback-on-error" if client.supports(CAP_ROLLBACK_ON_ERROR)
+                   else "no rollback-on-error: a failing edit may apply in part")
+            device.result.notes.append(
+                f"running-only NVE (no :candidate/:confirmed-commit): edit-config on "
+                f"running with {how}; undone by an inverse edit if another NVE fails")
 
     def _lock(self, device: _Device) -> None:
-        device.client.lock(Datastore.CANDIDATE)
+        device.client.lock(device.locked_datastore)
         device.locked = True
 
     def _discard(self, device: _Device) -> None:
-        device.client.discard_changes()
+        if not device.running_only:
+            device.client.discard_changes()
 
     def _edit(self, device: _Device) -> None:
+        if device.running_only:
+            if device.client.supports(CAP_VALIDATE):
+                device.client.edit_config(device.config, target=Datastore.RUNNING,
+                                          test_option="test-only")
+            return
         device.edited = True
         device.client.edit_config(device.config, target=Datastore.CANDIDATE)
 
     def _validate(self, device: _Device) -> None:
-        device.client.validate(Datastore.CANDIDATE)
+        if not device.running_only:
+            device.client.validate(Datastore.CANDIDATE)
 
     def _diff(self, device: _Device) -> None:
         running = device.client.get_config(Datastore.RUNNING)
+        if device.running_only:
+            device.result.notes.append("running-only NVE: the diff shows the edit to send")
+            device.result.diff = "".join(f"+{line}\n" for line in _pretty(
+                _as_data(device.config)))
+            return
         candidate = device.client.get_config(Datastore.CANDIDATE)
         device.result.diff = unified_diff(device.result.nve, running, candidate)
 
     def _commit(self, device: _Device) -> None:
+        if device.running_only:
+            rollback = device.client.supports(CAP_ROLLBACK_ON_ERROR)
+            device.client.edit_config(
+                device.config, target=Datastore.RUNNING,
+                error_option="rollback-on-error" if rollback else None)
+            device.applied_running = True
+            return
         device.client.commit(confirmed=True, confirm_timeout=self.confirm_timeout,
                              persist=self.persist)
         device.pending_commit = True
@@ -369,13 +445,14 @@ class NetworkTransaction:
         device.client.ping()
 
     def _confirm(self, device: _Device) -> None:
-        device.client.commit(persist_id=self.persist)
+        if not device.running_only:
+            device.client.commit(persist_id=self.persist)
         device.pending_commit = False
         device.edited = False
         device.confirmed = True
 
     def _unlock(self, device: _Device) -> None:
-        device.client.unlock(Datastore.CANDIDATE)
+        device.client.unlock(device.locked_datastore)
         device.locked = False
 
 
@@ -385,4 +462,4 @@ class CapabilityError(Nvo3Error):
 
 def _unsupported(name: str) -> CapabilityError:
     return CapabilityError(
-        f"{name} lacks :candidate or :confirmed-commit:1.1; a transaction needs both")
+        f"{name} lacks :candidate with :confirmed-commit:1.1, and :writable-running")

@@ -42,7 +42,7 @@ def test_store_is_wal_with_full_sync(tmp_path: Path) -> None:
         assert other.execute("SELECT name FROM nve").fetchall() == [("nve1",)]
         assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         other.close()
-        assert inventory._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert inventory.db.query("PRAGMA synchronous") == [(2,)]  # FULL
 
 
 def test_duplicates_and_unknown_names_are_refused(tmp_path: Path) -> None:

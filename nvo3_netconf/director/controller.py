@@ -1,0 +1,252 @@
+"""The nDirector's Python API: :class:`Director`.
+
+A :class:`Director` owns the store (inventory, registry, what each NVE holds) and the
+session pool. Changing the intent (the registry) changes nothing on the network until
+:meth:`Director.apply`, which renders every NVE's configuration (:mod:`.render`), diffs it
+with what each NVE holds (:mod:`.plan`) and pushes the differences to the NVEs that need
+them as one network-wide transaction (:mod:`.transaction`). :meth:`Director.handle`
+folds an NVE notification into the registry (a VM associated, terminated, aged out);
+:mod:`.reactor` does that continuously.
+
+The CLI (:mod:`nvo3_netconf.cli.director`) is a thin layer over this class.
+
+Public names: :class:`Director`, :class:`ApplyOutcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from nvo3_netconf.constants import Datastore
+from nvo3_netconf.director.db import Database, StoreError
+from nvo3_netconf.director.drift import Difference, compare
+from nvo3_netconf.director.inventory import Inventory
+from nvo3_netconf.director.plan import AppliedItems, NVEPlan, diff
+from nvo3_netconf.director.pool import SessionPool
+from nvo3_netconf.director.registry import VNIC, Registry
+from nvo3_netconf.director.render import Item, render
+from nvo3_netconf.director.transaction import (
+    DEFAULT_CONFIRM_TIMEOUT,
+    NetworkTransaction,
+    NetworkTransactionError,
+    Result,
+    Step,
+)
+from nvo3_netconf.tes.events import Event, VMAgedOut, VMStateChanged
+
+__all__ = ["ApplyOutcome", "Director"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ApplyOutcome:
+    """What :meth:`Director.apply` did.
+
+    Attributes:
+        plans: the NVEs that had something to change, with their item changes.
+        results: each of those NVEs' transaction result.
+        dry_run: nothing was changed.
+    """
+
+    plans: list[NVEPlan] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every NVE that had a change holds it (or validated it, in a dry run)."""
+        return all(r.ok for r in self.results)
+
+    @property
+    def none_reachable(self) -> bool:
+        """Every NVE failed to connect."""
+        return bool(self.results) and all(
+            not r.ok and r.step is Step.CONNECT for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        results = {r.nve: r.to_json() for r in self.results}
+        return {"dry-run": self.dry_run, "ok": self.ok,
+                "nves": [{**p.to_json(), "result": results.get(p.nve)} for p in self.plans]}
+
+
+class Director:
+    """The controller.
+
+    Args:
+        store: the SQLite store's path, or an open :class:`Database`.
+        timeout: seconds to connect to an NVE and to wait for each reply.
+        workers: NVEs handled at once.
+        confirm_timeout: the confirmed commit's timeout of each transaction.
+        attempts: connection attempts per use of an NVE's session.
+        progress: called with each NVE's result after each transaction step.
+    """
+
+    def __init__(
+        self,
+        store: Path | str | Database,
+        *,
+        timeout: float = 30.0,
+        workers: int = 16,
+        confirm_timeout: int = DEFAULT_CONFIRM_TIMEOUT,
+        attempts: int = 3,
+        progress: Callable[[Step, Result], None] | None = None,
+    ) -> None:
+        self._owned = not isinstance(store, Database)
+        self.db = store if isinstance(store, Database) else Database(store)
+        self.inventory = Inventory(self.db)
+        self.registry = Registry(self.db)
+        self.applied = AppliedItems(self.db)
+        self.pool = SessionPool(self.inventory, timeout=timeout, attempts=attempts,
+                                workers=workers)
+        self.workers = workers
+        self.confirm_timeout = confirm_timeout
+        self.progress = progress
+        self._apply_lock = threading.Lock()
+
+    # -- intent -> network -------------------------------------------------------------
+
+    def render(self) -> dict[str, dict[str, Item]]:
+        """Every NVE's wanted items, from the store."""
+        registry = self.registry
+        return render(self.inventory.list(), tenants=registry.tenants(), vns=registry.vns(),
+                      policies=registry.policies(), groups=registry.groups(),
+                      vservers=registry.vservers(), vms=registry.vms())
+
+    def plan(self, nves: Iterable[str] | None = None) -> list[NVEPlan]:
+        """The changes each NVE (of ``nves``; default all) needs, for those that need some."""
+        wanted = self.render()
+        selected = sorted(wanted) if nves is None else sorted(set(nves))
+        for name in selected:
+            if name not in wanted:
+                self.inventory.get(name)  # raises for an unknown NVE
+        plans = [diff(name, self.applied.held(name), wanted.get(name, {}))
+                 for name in selected]
+        return [p for p in plans if p]
+
+    def apply(self, nves: Iterable[str] | None = None, *, dry_run: bool = False,
+              full: bool = False) -> ApplyOutcome:
+        """Push what changed to the NVEs that need it, as one network-wide transaction.
+
+        Args:
+            nves: only these NVEs (default: all).
+            dry_run: validate on the NVEs and report each one's diff; change nothing.
+            full: resend every item, as if the NVEs held nothing (after a restart).
+
+        Returns:
+            The plans and per-NVE results; NVEs that succeeded remember their new items
+            even when others failed after the commit point.
+        """
+        with self._apply_lock:
+            if full:
+                wanted = self.render()
+                names = sorted(wanted) if nves is None else sorted(set(nves))
+                plans = [diff(n, {}, wanted.get(n, {})) for n in names]
+                plans = [p for p in plans if p]
+            else:
+                plans = self.plan(nves)
+            outcome = ApplyOutcome(plans=plans, dry_run=dry_run)
+            if not plans:
+                return outcome
+            transaction = NetworkTransaction(
+                self.pool.clients(p.nve for p in plans),
+                {p.nve: p.config() for p in plans}, undo={p.nve: p.undo() for p in plans},
+                confirm_timeout=self.confirm_timeout, max_workers=self.workers,
+                progress=self.progress)
+            try:
+                outcome.results = transaction.run(dry_run=dry_run)
+            except NetworkTransactionError as error:
+                outcome.results = error.results
+            if not dry_run:
+                done = {r.nve for r in outcome.results if r.ok}
+                for plan in plans:
+                    if plan.nve in done:
+                        self.applied.record(plan)
+            logger.info("applied %d item changes to %d NVEs: %s", sum(p.count for p in plans),
+                        len(plans), "ok" if outcome.ok else "some failed")
+            return outcome
+
+    def check(self, nve: str) -> list[Difference]:
+        """What ``nve``'s running configuration lacks or holds differently.
+
+        Compares the items the director gave it with running, read over its session.
+        """
+        held = self.applied.held(nve)
+        if not held:
+            return []
+        running = self.pool.client(nve).get_config(Datastore.RUNNING)
+        return compare(running, held.values())
+
+    def missing_items(self, nve: str) -> list[Difference]:
+        """The items of :meth:`check` that are missing altogether."""
+        return [d for d in self.check(nve) if d.kind == "missing"]
+
+    def forget(self, nve: str) -> None:
+        """Assume the NVE holds nothing (it restarted empty); the next apply resends all."""
+        self.applied.forget(nve)
+
+    # -- NVE notifications -> registry -------------------------------------------------
+
+    def handle(self, nve: str, event: Event) -> bool:
+        """Fold an NVE's notification into the registry; True when the registry changed.
+
+        ``vm-state-changed`` places the VM behind ``nve`` in its new state (a VM the
+        registry does not know is added as discovered); a VM terminated there, or
+        ``vm-aged-out``, is no longer active there. Other notifications change nothing.
+        """
+        if isinstance(event, VMStateChanged):
+            state = event.new_state.value if event.new_state is not None else "terminated"
+            return self._record(nve, event.vm.vm_id, state, event.tenant, event.vns,
+                                event.tes_identity)
+        if isinstance(event, VMAgedOut):
+            return self._record(nve, event.vm.vm_id, "aged-out", event.tenant, event.vns,
+                                event.tes_identity)
+        return False
+
+    def _record(self, nve: str, vm_id: str, state: str, tenant: str | None,
+                vns: Sequence[Any], tes: str | None) -> bool:
+        vnics = [VNIC(str(nic.mac), str(vn.vn_name), tuple(nic.ip_addresses),
+                      int(nic.vid) if nic.vid is not None else None)
+                 for vn in vns for nic in vn.vnics if nic.mac is not None]
+        vserver = next((v.vserver_id for v in self.registry.vservers()
+                        if v.nve == nve and v.tes_name == tes), None)
+        try:
+            before = self.registry.vm(vm_id)
+        except StoreError:
+            before = None
+        try:
+            after = self.registry.record_state(nve, vm_id, state, tenant=tenant,
+                                               vnics=vnics, vserver=vserver)
+        except StoreError as error:
+            logger.warning("%s reported VM %s (%s): %s", nve, vm_id, state, error)
+            return False
+        changed = before is None or (before.nve, before.state, before.vnics) != (
+            after.nve, after.state, after.vnics)
+        logger.info("%s: VM %s is %s%s", nve, vm_id, state, "" if changed else " (no change)")
+        return changed
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sessions and the store."""
+        self.pool.close()
+        if self._owned:
+            self.db.close()
+
+    def __enter__(self) -> Director:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

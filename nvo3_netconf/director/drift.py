@@ -1,0 +1,92 @@
+"""Does an NVE still hold what the director gave it? Item-by-item comparison.
+
+:func:`compare` looks each :class:`~.render.Item` up in an NVE's ``<data>`` (by its
+ancestors and key) and compares content, not text: the order of children and the
+prefixes of identity values do not matter (RFC 7950 sec. 9.10.3), values do.
+
+Public names: :class:`Difference`, :func:`compare`, :func:`find`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from nvo3_netconf.director.render import Item
+from nvo3_netconf.protocol.xml import Element, local_name, namespace_of
+
+__all__ = ["Difference", "compare", "find"]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One item that differs: ``missing`` on the NVE or ``changed`` there."""
+
+    key: str
+    kind: str
+    detail: str = ""
+
+
+def find(data: Element, item: Item) -> Element | None:
+    """The item's element in ``data`` (a ``<data>`` or ``<config>``), if present."""
+    node: Element | None = data
+    for step in item.ancestors:
+        assert node is not None
+        node = next((child for child in node
+                     if child.tag == f"{{{step.namespace}}}{step.name}"
+                     and all(child.findtext(f"{{{step.namespace}}}{leaf}") == value
+                             for leaf, value in step.keys)), None)
+        if node is None:
+            return None
+    assert node is not None
+    wanted = item.element()
+    if item.merge:
+        return next((c for c in node if c.tag == wanted.tag), None)
+    key = wanted[0]
+    return next((c for c in node if c.tag == wanted.tag
+                 and c.findtext(str(key.tag)) == key.text), None)
+
+
+def _leaves(el: Element, path: str = "") -> list[tuple[str, str]]:
+    """(path, value) of every leaf under ``el``, sorted; identity prefixes resolved."""
+    out: list[tuple[str, str]] = []
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        here = f"{path}/{namespace_of(child)}:{local_name(child)}"
+        if len(child):
+            out.extend(_leaves(child, here))
+            continue
+        text = (child.text or "").strip()
+        prefix, sep, rest = text.partition(":")
+        if sep and prefix in (child.nsmap or {}) and prefix:
+            text = f"{child.nsmap[prefix]}:{rest}"
+        out.append((here, text))
+    return sorted(out)
+
+
+def compare(data: Element, items: Iterable[Item]) -> list[Difference]:
+    """The items of ``items`` that ``data`` lacks or holds differently."""
+    differences = []
+    for item in items:
+        found = find(data, item)
+        if found is None:
+            differences.append(Difference(item.key, "missing"))
+            continue
+        wanted = _leaves(item.element())
+        have = _leaves(found)
+        if item.merge:
+            lacking = sorted(set(wanted) - set(have))
+            if lacking:
+                differences.append(Difference(item.key, "changed", ", ".join(
+                    f"{p.rsplit(':', 1)[-1]}={v}" for p, v in lacking)))
+        elif wanted != have:
+            extra = sorted(set(have) - set(wanted))
+            lacking = sorted(set(wanted) - set(have))
+            detail = "; ".join(filter(None, [
+                "expected " + ", ".join(f"{p.rsplit(':', 1)[-1]}={v}" for p, v in lacking)
+                if lacking else "",
+                "found " + ", ".join(f"{p.rsplit(':', 1)[-1]}={v}" for p, v in extra)
+                if extra else ""]))
+            differences.append(Difference(item.key, "changed", detail))
+    return differences
