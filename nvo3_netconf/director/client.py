@@ -136,12 +136,19 @@ class DeviceClient:
     def connect(self) -> DeviceClient:
         """Open the session unless one is open, retrying with exponential backoff.
 
+        A session found lost (the NVE restarted, the network broke) is replaced; within
+        a transaction only its first step connects, so a later step never moves to a
+        new session silently.
+
         Raises:
             NVEConnectionError: every attempt failed (the last attempt's error).
         """
         with self._lock:
             if self._connection is not None:
-                return self
+                if not self._connection.ended:
+                    return self
+                logger.info("%s: the session was lost; opening a new one", self.name)
+                self._connection = None
             delay = self.backoff
             for attempt in range(1, self.attempts + 1):
                 try:

@@ -181,7 +181,7 @@ class Director:
         held = self.applied.held(nve)
         if not held:
             return []
-        running = self.pool.client(nve).get_config(Datastore.RUNNING)
+        running = self.pool.client(nve).connect().get_config(Datastore.RUNNING)
         return compare(running, held.values())
 
     def missing_items(self, nve: str) -> list[Difference]:

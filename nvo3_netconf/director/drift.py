@@ -48,7 +48,11 @@ def find(data: Element, item: Item) -> Element | None:
 
 
 def _leaves(el: Element, path: str = "") -> list[tuple[str, str]]:
-    """(path, value) of every leaf under ``el``, sorted; identity prefixes resolved."""
+    """(path, value) of every leaf under ``el``, sorted; identity prefixes resolved.
+
+    A value without a prefix is read in the default namespace (RFC 7950 sec. 9.10.3),
+    on both sides of a comparison, so plain strings still compare equal.
+    """
     out: list[tuple[str, str]] = []
     for child in el:
         if not isinstance(child.tag, str):
@@ -59,14 +63,19 @@ def _leaves(el: Element, path: str = "") -> list[tuple[str, str]]:
             continue
         text = (child.text or "").strip()
         prefix, sep, rest = text.partition(":")
-        if sep and prefix in (child.nsmap or {}) and prefix:
-            text = f"{child.nsmap[prefix]}:{rest}"
+        nsmap = child.nsmap or {}
+        if sep and prefix and prefix in nsmap:
+            text = f"{nsmap[prefix]}:{rest}"
+        elif not sep and None in nsmap:
+            text = f"{nsmap[None]}:{text}"  # an identity in the default namespace
         out.append((here, text))
     return sorted(out)
 
 
 def compare(data: Element, items: Iterable[Item]) -> list[Difference]:
     """The items of ``items`` that ``data`` lacks or holds differently."""
+    items = list(items)
+    parents = {item.parent for item in items if item.parent is not None}
     differences = []
     for item in items:
         found = find(data, item)
@@ -75,18 +84,28 @@ def compare(data: Element, items: Iterable[Item]) -> list[Difference]:
             continue
         wanted = _leaves(item.element())
         have = _leaves(found)
-        if item.merge:
+        if item.merge or item.key in parents:  # its children are items of their own
             lacking = sorted(set(wanted) - set(have))
             if lacking:
                 differences.append(Difference(item.key, "changed", ", ".join(
-                    f"{p.rsplit(':', 1)[-1]}={v}" for p, v in lacking)))
+                    f"{_short(p)}={_value(v)}" for p, v in lacking)))
         elif wanted != have:
             extra = sorted(set(have) - set(wanted))
             lacking = sorted(set(wanted) - set(have))
             detail = "; ".join(filter(None, [
-                "expected " + ", ".join(f"{p.rsplit(':', 1)[-1]}={v}" for p, v in lacking)
+                "expected " + ", ".join(f"{_short(p)}={_value(v)}" for p, v in lacking)
                 if lacking else "",
-                "found " + ", ".join(f"{p.rsplit(':', 1)[-1]}={v}" for p, v in extra)
+                "found " + ", ".join(f"{_short(p)}={_value(v)}" for p, v in extra)
                 if extra else ""]))
             differences.append(Difference(item.key, "changed", detail))
     return differences
+
+
+def _short(path: str) -> str:
+    """``/ns:a/ns:b`` -> ``a/b``."""
+    return "/".join(step.rsplit(":", 1)[-1] for step in path.strip("/").split("/"))
+
+
+def _value(value: str) -> str:
+    """A normalized value without its namespace."""
+    return value.rsplit(":", 1)[-1] if value.startswith(("urn:", "http")) else value

@@ -212,6 +212,11 @@ class _Listener(SessionListener):  # type: ignore[misc]  # ncclient is untyped
         else:
             logger.info("dropping an unexpected <%s> message", tag)
 
+    @property
+    def ended(self) -> bool:
+        """The session is over (closed, or lost)."""
+        return self._ended is not None
+
     def errback(self, ex: BaseException) -> None:
         self.end(ex)
 
@@ -345,6 +350,11 @@ class NetconfConnection:
         if failures:
             raise RPCErrors(failures)
         return reply
+
+    @property
+    def ended(self) -> bool:
+        """The session is over: closed, or lost (nothing more can be sent on it)."""
+        return self._closed or self._listener.ended
 
     def next_notification(self, timeout: float | None = None) -> Element | None:
         """Wait for the next notification.

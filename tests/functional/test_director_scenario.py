@@ -178,3 +178,40 @@ def test_an_nve_that_rejects_its_part_leaves_every_nve_unchanged(
     assert {name: running(a) for name, a in agents.items()} == before
     # nothing was recorded as applied: the same plan is still pending
     assert {p.nve for p in director.plan()} == {"nve1", "nve2"}
+
+
+def test_an_nve_restarted_empty_is_detected_and_repaired(
+        director: Director, agents: dict[str, Agent]) -> None:
+    import shutil
+    import threading
+
+    registry = director.registry
+    registry.register(web_vm(VM1, MAC1, "10.1.0.1", "vs1"))
+    registry.register(web_vm(VM2, MAC2, "10.1.0.2", "vs2"))
+    registry.record_state("nve2", VM2, "associated", tenant="alice")
+    assert director.apply().ok
+    seen: list[ReactorEvent] = []
+    repaired = threading.Event()
+
+    def report(event: ReactorEvent) -> None:
+        seen.append(event)
+        if event.kind == "repaired":
+            repaired.set()
+
+    reactor = Reactor(director, report=report, backoff=0.05, max_backoff=0.5).start()
+    try:
+        assert reactor.wait_connected(30)
+        nve1 = agents["nve1"]
+        nve1.stop()
+        shutil.rmtree(nve1.config.state_dir)  # it comes back with nothing
+        nve1.clock.advance(60)
+        nve1.start()
+        assert names(nve1, VM, "vm", "vm-id") == set()
+        assert repaired.wait(30)
+    finally:
+        reactor.stop()
+    restarted = [e for e in seen if e.kind == "restarted"]
+    assert restarted and restarted[0].nve == "nve1" and "missing" in restarted[0].message
+    assert names(agents["nve1"], VM, "vm", "vm-id") == {VM1}
+    assert mappings(agents["nve1"]) == {("web", MAC2): underlay(2)}
+    assert director.check("nve1") == []
