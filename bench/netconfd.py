@@ -45,14 +45,19 @@ class ReferenceServer(Managed):
         workdir: a fresh directory owned by the benchmark (short path: it holds a socket).
         public_key: the client's public key line.
         module: the YANG module file to load.
+        extra_modules: more module files to load.
+        modpath: directories searched for imports (before netconfd's own modules).
     """
 
     name = "netconfd"
 
-    def __init__(self, workdir: Path, *, public_key: str, module: Path) -> None:
+    def __init__(self, workdir: Path, *, public_key: str, module: Path,
+                 extra_modules: tuple[Path, ...] = (), modpath: tuple[Path, ...] = ()) -> None:
         self.workdir = workdir
         self.public_key = public_key
         self.module = module
+        self.extra_modules = extra_modules
+        self.modpath = modpath
         self.user = getpass.getuser()
         self.socket = workdir / "ncxserver.sock"
         self.startup = workdir / "startup-cfg.xml"
@@ -118,7 +123,10 @@ class ReferenceServer(Managed):
 
     def netconfd_argv(self) -> list[str]:
         """The command line of netconfd."""
-        return [NETCONFD, f"--module={self.module}", f"--startup={self.startup}",
+        search = [f"--modpath={':'.join(map(str, self.modpath))}:/usr/share/yuma/modules"
+                  ] if self.modpath else []
+        return [NETCONFD, *search, f"--module={self.module}",
+                *(f"--module={m}" for m in self.extra_modules), f"--startup={self.startup}",
                 "--target=running", f"--superuser={self.user}", f"--port={self.port}",
                 f"--ncxserver-sockname={self.socket}", "--log-level=warn",
                 f"--log={self.netconfd_log}", "--log-append"]
