@@ -14,6 +14,21 @@ The store is ``--store``, else ``$NDIRECTOR_STORE``, else
 ``$XDG_DATA_HOME/ndirector/inventory.sqlite``. Tables go to stdout, ``--json`` prints
 JSON instead; progress and logs go to stderr.
 
+The registry (:mod:`.director_registry`, :mod:`.director_vm`) and the daemon
+(:mod:`.director_run`) have modules of their own::
+
+    ndirector tenant add|list|remove ...     ndirector vn add|list|remove ...
+    ndirector policy acl|qos add NAME FILE   ndirector policy list|remove ...
+    ndirector vserver add|list|remove ...
+    ndirector vm register|deregister|list|lookup|relocate|report|reports ...
+    ndirector vm group add|list|remove|register|deregister ...
+    ndirector apply [--dry-run] [--full] [--nve N]
+    ndirector diff [--exact] [--nve N]
+    ndirector run [--json]                   ndirector watch [--json] [--count N]
+
+A command that changes the registry pushes the change at once (``--no-push`` leaves it
+pending for ``ndirector apply``).
+
 Exit codes: 0 ok; 1 usage or configuration error; 2 some NVEs failed; 3 no NVE was
 reachable.
 """
@@ -25,28 +40,31 @@ import json
 import logging
 import os
 import sys
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
+from nvo3_netconf.cli import director_registry, director_run, director_vm
+from nvo3_netconf.cli.director_output import (
+    EXIT_NONE_REACHABLE,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    Progress,
+    table,
+)
 from nvo3_netconf.director.client import DeviceClient
+from nvo3_netconf.director.controller import Director
+from nvo3_netconf.director.db import StoreError
 from nvo3_netconf.director.inventory import Inventory, InventoryError, NVERecord
 from nvo3_netconf.director.transaction import (
     NetworkTransaction,
     NetworkTransactionError,
-    Result,
-    Step,
 )
 from nvo3_netconf.errors import Nvo3Error, RPCError
 from nvo3_netconf.protocol.xml import parse_xml
 from nvo3_netconf.tes.connection import HostKeyPolicy
-
-EXIT_OK: Final = 0
-EXIT_USAGE: Final = 1
-EXIT_SOME_FAILED: Final = 2
-EXIT_NONE_REACHABLE: Final = 3
 
 logger = logging.getLogger("ndirector")
 
@@ -56,15 +74,6 @@ def _default_store() -> Path:
         return Path(os.environ["NDIRECTOR_STORE"])
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "ndirector" / "inventory.sqlite"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-              for row in cells]
-    return "\n".join(lines)
 
 
 def _clients(records: Sequence[NVERecord], timeout: float) -> dict[str, DeviceClient]:
@@ -84,7 +93,8 @@ def _select(inventory: Inventory, names: Sequence[str] | None) -> list[NVERecord
 # -- nve -----------------------------------------------------------------------------------
 
 
-def _nve_add(args: argparse.Namespace, inventory: Inventory) -> int:
+def _nve_add(args: argparse.Namespace, director: Director) -> int:
+    inventory = director.inventory
     policy = HostKeyPolicy(args.hostkey_policy or
                            (HostKeyPolicy.PINNED if args.hostkey else HostKeyPolicy.KNOWN_HOSTS))
     for path in (args.password_file, args.key):
@@ -101,19 +111,21 @@ def _nve_add(args: argparse.Namespace, inventory: Inventory) -> int:
     return EXIT_OK
 
 
-def _nve_list(args: argparse.Namespace, inventory: Inventory) -> int:
+def _nve_list(args: argparse.Namespace, director: Director) -> int:
+    inventory = director.inventory
     records = inventory.list()
     if args.json:
         print(json.dumps([r.to_json() for r in records], indent=2))
     else:
-        print(_table(("NAME", "ADDRESS", "PORT", "USER", "AUTH", "DC", "UNDERLAY"),
+        print(table(("NAME", "ADDRESS", "PORT", "USER", "AUTH", "DC", "UNDERLAY"),
                      [(r.name, r.address, r.port, r.username,
                        "key" if r.key_file else "password" if r.password_file else "agent",
                        r.data_centre, r.underlay_address) for r in records]))
     return EXIT_OK
 
 
-def _nve_remove(args: argparse.Namespace, inventory: Inventory) -> int:
+def _nve_remove(args: argparse.Namespace, director: Director) -> int:
+    inventory = director.inventory
     inventory.remove(args.name)
     print(f"removed {args.name}", file=sys.stderr)
     return EXIT_OK
@@ -136,14 +148,15 @@ def _status_of(client: DeviceClient) -> dict[str, Any]:
     return status
 
 
-def _nve_status(args: argparse.Namespace, inventory: Inventory) -> int:
+def _nve_status(args: argparse.Namespace, director: Director) -> int:
+    inventory = director.inventory
     clients = _clients(_select(inventory, args.nve), args.timeout)
     with ThreadPoolExecutor(max_workers=min(args.workers, len(clients))) as pool:
         statuses = list(pool.map(_status_of, clients.values()))
     if args.json:
         print(json.dumps(statuses, indent=2))
     else:
-        print(_table(("NVE", "ADDRESS", "REACHABLE", "SESSION", "CAPS", "CANDIDATE", "LOCK",
+        print(table(("NVE", "ADDRESS", "REACHABLE", "SESSION", "CAPS", "CANDIDATE", "LOCK",
                       "ERROR"),
                      [(s["nve"], s["address"], "yes" if s["reachable"] else "no",
                        s["session-id"], s["capabilities"] if s["reachable"] else "",
@@ -158,20 +171,8 @@ def _nve_status(args: argparse.Namespace, inventory: Inventory) -> int:
 # -- push ----------------------------------------------------------------------------------
 
 
-def _progress(total: int) -> Callable[[Step, Result], None]:
-    done: dict[Step, int] = {}
-    lock = threading.Lock()  # called from the pool's workers
-
-    def report(step: Step, result: Result) -> None:
-        state = "ok" if result.ok else f"FAILED: {result.error_message}"
-        with lock:
-            done[step] = done.get(step, 0) + 1
-            print(f"[{step}] {done[step]}/{total} {result.nve}: {state}", file=sys.stderr)
-
-    return report
-
-
-def _push(args: argparse.Namespace, inventory: Inventory) -> int:
+def _push(args: argparse.Namespace, director: Director) -> int:
+    inventory = director.inventory
     try:
         config = parse_xml(args.file.read_bytes())
     except OSError as error:
@@ -179,9 +180,10 @@ def _push(args: argparse.Namespace, inventory: Inventory) -> int:
     except RPCError as error:
         raise InventoryError(f"{args.file} is not XML: {error.message}") from None
     clients = _clients(_select(inventory, args.nve), args.timeout)
+    progress = Progress(len(clients))
     transaction = NetworkTransaction.same_config(
         clients, config, confirm_timeout=args.confirm_timeout, max_workers=args.workers,
-        progress=_progress(len(clients)))
+        progress=progress)
     code = EXIT_OK
     try:
         results = transaction.run(dry_run=args.dry_run)
@@ -189,13 +191,14 @@ def _push(args: argparse.Namespace, inventory: Inventory) -> int:
         results = error.results
         code = EXIT_NONE_REACHABLE if error.none_reachable else EXIT_SOME_FAILED
     finally:
+        progress.close()
         for client in clients.values():
             client.close()
     if args.json:
         print(json.dumps({"dry-run": args.dry_run, "ok": code == EXIT_OK,
                           "results": [r.to_json() for r in results]}, indent=2))
         return code
-    print(_table(("NVE", "RESULT", "STEP", "ERROR-TAG", "ERROR-PATH", "MESSAGE"),
+    print(table(("NVE", "RESULT", "STEP", "ERROR-TAG", "ERROR-PATH", "MESSAGE"),
                  [(r.nve, "ok" if r.ok else "rolled back" if r.rolled_back else "FAILED",
                    r.step, r.error_tag, r.error_path,
                    "; ".join(filter(None, [r.error_message, *r.notes])))
@@ -262,6 +265,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="confirmed-commit timeout (default 120 s)")
     _remote_options(push)
     push.set_defaults(run=_push)
+
+    director_registry.add_commands(commands)
+    director_vm.add_commands(commands)
+    director_run.add_commands(commands)
     return parser
 
 
@@ -283,10 +290,15 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
                             stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.verbose < 2:  # ncclient and paramiko narrate every message at INFO
+            for name in ("ncclient", "paramiko"):
+                logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        with Inventory(args.store or _default_store()) as inventory:
-            return int(args.run(args, inventory))
-    except (InventoryError, ValueError) as error:
+        with Director(args.store or _default_store(), timeout=getattr(args, "timeout", 30.0),
+                      workers=getattr(args, "workers", 16),
+                      confirm_timeout=getattr(args, "confirm_timeout", 120)) as director:
+            return int(args.run(args, director))
+    except (StoreError, ValueError) as error:
         print(f"ndirector: {error}", file=sys.stderr)
         return EXIT_USAGE
 

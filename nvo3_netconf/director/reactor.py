@@ -75,12 +75,16 @@ class Reactor:
         max_backoff: the longest wait.
         repair: resend everything to an NVE found without its configuration.
         report: called with each :class:`ReactorEvent` (from the reactor's threads).
+        react: fold notifications into the registry and push; ``False`` only reports
+            them (``ndirector watch``), changing nothing.
     """
 
     def __init__(self, director: Director, *, batch_window: float = 0.05,
                  backoff: float = 0.2, max_backoff: float = 10.0, repair: bool = True,
-                 report: Callable[[ReactorEvent], None] | None = None) -> None:
+                 report: Callable[[ReactorEvent], None] | None = None,
+                 react: bool = True) -> None:
         self.director = director
+        self.react = react
         self.batch_window = batch_window
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -209,10 +213,14 @@ class Reactor:
         changed = False
         for nve, event in batch:
             if isinstance(event, _Restarted):
-                self._on_restart(nve)
+                if self.react:
+                    self._on_restart(nve)
+                else:
+                    self._emit(ReactorEvent("restarted", nve, "restarted"))
                 continue
             self._emit(ReactorEvent("notification", nve, _describe(event), event=event))
-            changed |= self.director.handle(nve, event)
+            if self.react:
+                changed |= self.director.handle(nve, event)
         if changed:
             outcome = self.director.apply()
             self._emit(ReactorEvent(

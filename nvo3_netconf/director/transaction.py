@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIRM_TIMEOUT: Final = 120
 DEFAULT_WORKERS: Final = 16
+_OTHER_FAILED: Final = "rolled back: another NVE failed"
 
 
 class Step(StrEnum):
@@ -110,6 +111,11 @@ class Result:
     diff: str | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def unreachable(self) -> bool:
+        """It failed to connect (not merely rolled back because another NVE failed)."""
+        return not self.ok and self.step is Step.CONNECT and self.error_message != _OTHER_FAILED
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {"nve": self.nve, "ok": self.ok, "step": self.step.value,
@@ -136,7 +142,7 @@ class NetworkTransactionError(Nvo3Error):
     @property
     def none_reachable(self) -> bool:
         """Every NVE failed to connect."""
-        return all(not r.ok and r.step is Step.CONNECT for r in self.results)
+        return all(r.unreachable for r in self.results)
 
 
 @dataclass
@@ -376,7 +382,7 @@ class NetworkTransaction:
             result.rolled_back = undone
             if failed and result.ok:
                 result.ok = False
-                result.error_message = "rolled back: another NVE failed"
+                result.error_message = _OTHER_FAILED
 
         list(self._pool.map(undo, self._devices))
 
