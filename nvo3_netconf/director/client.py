@@ -40,6 +40,8 @@ from nvo3_netconf.tes.connection import (
     NetconfConnection,
     NVEConnectionError,
 )
+from nvo3_netconf.tes.replies import Reply, parse_reply
+from nvo3_netconf.tes.requests import Request
 
 __all__ = ["ConfigSource", "DeviceClient"]
 
@@ -308,6 +310,18 @@ class DeviceClient:
             if data.tag == f"{{{NS_NC}}}data":
                 return data
         return element(NS_NC, "data")
+
+    def signal(self, request: Request, *, timeout: float | None = None) -> Reply:
+        """Send a TES signalling RPC (nvo3-tes) as the migration coordinator.
+
+        The NVE authorizes the director's user like any TES (its ``tes-authorization``
+        entry, which the director renders for itself).
+
+        Returns:
+            The NVE's reply (SUCCESS or FAIL with a reason; FAIL does not raise).
+        """
+        reply = self.call(request.to_element(), timeout=timeout)
+        return parse_reply(request.operation, request.vm, reply.data)
 
     def ping(self) -> None:
         """One cheap round trip to check the session.

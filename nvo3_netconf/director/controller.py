@@ -27,6 +27,7 @@ from nvo3_netconf.constants import Datastore
 from nvo3_netconf.director.db import Database, StoreError
 from nvo3_netconf.director.drift import Difference, compare
 from nvo3_netconf.director.inventory import Inventory
+from nvo3_netconf.director.journal import MigrationLog
 from nvo3_netconf.director.plan import AppliedItems, NVEPlan, diff
 from nvo3_netconf.director.pool import SessionPool
 from nvo3_netconf.director.registry import VNIC, Registry
@@ -67,8 +68,7 @@ class ApplyOutcome:
     @property
     def none_reachable(self) -> bool:
         """Every NVE failed to connect."""
-        return bool(self.results) and all(
-            not r.ok and r.step is Step.CONNECT for r in self.results)
+        return bool(self.results) and all(r.unreachable for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -104,6 +104,7 @@ class Director:
         self.inventory = Inventory(self.db)
         self.registry = Registry(self.db)
         self.applied = AppliedItems(self.db)
+        self.migrations = MigrationLog(self.db)
         self.pool = SessionPool(self.inventory, timeout=timeout, attempts=attempts,
                                 workers=workers)
         self.workers = workers
@@ -118,7 +119,8 @@ class Director:
         registry = self.registry
         return render(self.inventory.list(), tenants=registry.tenants(), vns=registry.vns(),
                       policies=registry.policies(), groups=registry.groups(),
-                      vservers=registry.vservers(), vms=registry.vms())
+                      vservers=registry.vservers(), vms=registry.vms(),
+                      staged=self.migrations.staged())
 
     def plan(self, nves: Iterable[str] | None = None) -> list[NVEPlan]:
         """The changes each NVE (of ``nves``; default all) needs, for those that need some."""
@@ -199,8 +201,14 @@ class Director:
 
         ``vm-state-changed`` places the VM behind ``nve`` in its new state (a VM the
         registry does not know is added as discovered); a VM terminated there, or
-        ``vm-aged-out``, is no longer active there. Other notifications change nothing.
+        ``vm-aged-out``, is no longer active there. Other notifications change nothing,
+        and neither do those about a VM the coordinator is migrating (it moves it).
         """
+        vm = getattr(event, "vm", None)
+        if vm is not None and vm.vm_id in {m.vm_id for m in self.migrations.active()}:
+            logger.info("%s: %s about VM %s, which is being migrated: left to the "
+                        "coordinator", nve, event.name, vm.vm_id)
+            return False
         if isinstance(event, VMStateChanged):
             state = event.new_state.value if event.new_state is not None else "terminated"
             return self._record(nve, event.vm.vm_id, state, event.tenant, event.vns,

@@ -15,6 +15,12 @@ running configuration, with a stable key and its exact XML:
 An NVE serves a VN when a VM of the VN is placed behind it or the VN names it. It gets
 nothing of the VNs it does not serve, nor of their tenants (tenant isolation).
 
+A VM being migrated (``staged``: VM -> destination NVE and vServer) is provisioned on
+the destination too — profile, policies, VN and the other VMs' mappings — while every
+mapping and flood list still points at its source, until the coordinator moves it. The
+director's own NETCONF user is authorized as a TES for the NVE's tenants, so that it can
+signal emigrate/immigrate/terminate as the migration coordinator.
+
 Two renderings compare item by item (:mod:`.plan`), so a VM that joins, leaves or moves
 changes exactly the items that differ, on exactly the NVEs that hold them.
 
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from lxml import etree
@@ -110,12 +116,23 @@ class _Intent:
     groups: Mapping[int, VMGroup]
     vservers: Mapping[str, VServer]
     vms: Sequence[VMRecord]
+    staged: Mapping[str, tuple[str, str | None]]
 
     def placed(self) -> dict[str, list[VMRecord]]:
         by_nve: dict[str, list[VMRecord]] = defaultdict(list)
         for vm in self.vms:
             if vm.nve is not None and vm.nve in self.nves:
                 by_nve[vm.nve].append(vm)
+        return by_nve
+
+    def staged_at(self) -> dict[str, list[VMRecord]]:
+        """Destination NVE -> copies of the VMs migrating to it (not active there)."""
+        by_nve: dict[str, list[VMRecord]] = defaultdict(list)
+        for vm in self.vms:
+            target = self.staged.get(vm.vm_id)
+            if target is not None and target[0] in self.nves and target[0] != vm.nve:
+                by_nve[target[0]].append(replace(vm, nve=target[0], vserver=target[1],
+                                                 state=None))
         return by_nve
 
     def serving(self, placed: Mapping[str, Sequence[VMRecord]]) -> dict[str, set[str]]:
@@ -139,25 +156,41 @@ def render(
     groups: Iterable[VMGroup],
     vservers: Iterable[VServer],
     vms: Iterable[VMRecord],
+    staged: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> dict[str, dict[str, Item]]:
-    """Every NVE's items, by NVE name and item key."""
+    """Every NVE's items, by NVE name and item key.
+
+    Args:
+        nves: the inventory.
+        tenants: the tenants.
+        vns: the VN instances.
+        policies: the ACLs and QoS profiles.
+        groups: the VM groups.
+        vservers: the vServers and the NVEs they are behind.
+        vms: the VM registry.
+        staged: VMs being migrated: VM id -> (destination NVE, destination vServer).
+    """
     intent = _Intent(
         nves={n.name: n for n in nves}, tenants={t.tenant_id: t for t in tenants},
         vns={v.name: v for v in vns}, policies={(p.kind, p.name): p for p in policies},
         groups={g.group_id: g for g in groups}, vservers={v.vserver_id: v for v in vservers},
-        vms=list(vms))
+        vms=list(vms), staged=dict(staged or {}))
     placed = intent.placed()
     serving = intent.serving(placed)
     served_by: dict[str, set[str]] = defaultdict(set)
     for vn_name, holders in serving.items():
         for nve in holders:
             served_by[nve].add(vn_name)
+    arriving = intent.staged_at()
+    for nve, copies in arriving.items():
+        for vm in copies:
+            served_by[nve].update(vm.vns)
     mappings = _mapping_entries(intent, serving)
     result: dict[str, dict[str, Item]] = {}
     for name, record in intent.nves.items():
         items: dict[str, Item] = {}
-        _NVEView(intent, record, placed.get(name, []), served_by[name] & set(intent.vns),
-                 serving, items).render(mappings)
+        _NVEView(intent, record, [*placed.get(name, []), *arriving.get(name, [])],
+                 served_by[name] & set(intent.vns), serving, items).render(mappings)
         result[name] = items
     return result
 
@@ -246,14 +279,22 @@ class _NVEView:
         for vm in self.vms:
             if vm.vserver:
                 hosted[vm.vserver].add(vm.tenant)
+        director = self.nve.username
+        all_tenants = {t for v in by_tes.values() for s in v for t in s.tenants}
+        all_tenants |= {t for ts in hosted.values() for t in ts}
+        if all_tenants & set(self.intent.tenants) and director not in by_tes:
+            by_tes[director] = []
         for tes_name, vservers in sorted(by_tes.items()):
             tenants = sorted({t for v in vservers for t in (*v.tenants,
                                                              *hosted[v.vserver_id])}
                              & set(self.intent.tenants))
+            if tes_name == director:  # the migration coordinator, for every tenant
+                tenants = sorted(all_tenants & set(self.intent.tenants))
+                vservers = [v for vs in by_tes.values() for v in vs]
             vm_tenants.update(tenants)
             tes = element(NS_NVO3_NVE, "tes")
             sub(tes, NS_NVO3_NVE, "name", tes_name)
-            if len(vservers) == 1:
+            if len(vservers) == 1 and tes_name != director:
                 sub(tes, NS_NVO3_NVE, "vserver-id", vservers[0].vserver_id)
             for tenant in tenants:
                 sub(tes, NS_NVO3_NVE, "tenant", tenant)
@@ -309,7 +350,8 @@ class _NVEView:
                 Step(NS_NVO3_MAPPING, "vn", (("name", vn.name),)))
         for hosting, vm, mac, ips in sorted(entries, key=lambda e: e[2]):
             remote = self.intent.nves[hosting].underlay_address
-            if hosting == self.nve.name or remote is None:
+            arriving = self.intent.staged.get(vm.vm_id, ("",))[0] == self.nve.name
+            if hosting == self.nve.name or remote is None or arriving:
                 continue
             entry = element(NS_NVO3_MAPPING, "entry")
             sub(entry, NS_NVO3_MAPPING, "inner-mac", mac)

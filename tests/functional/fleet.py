@@ -26,6 +26,7 @@ VN = "urn:nvo3-netconf:yang:nvo3-vn"
 VM = "urn:nvo3-netconf:yang:nvo3-vm"
 MAP = "urn:nvo3-netconf:yang:nvo3-mapping"
 ACL = "urn:ietf:params:xml:ns:yang:ietf-access-control-list"
+NVE_NS = "urn:nvo3-netconf:yang:nvo3-nve"
 POL = "urn:nvo3-netconf:yang:nvo3-policy"
 TES_USER = "operator"
 
