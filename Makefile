@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYANG := $(VENV)/bin/pyang
 APT_PACKAGES := libyang2-dev libyang2-tools python3-venv python3-dev gcc \
-                openssh-client openssh-server socat netconfd yangcli
+                openssh-client openssh-server socat netconfd yangcli \
+                iproute2 nftables iperf3 iputils-ping
 OWN_YANG := $(wildcard yang/*.yang)
 STD_YANG_DIR := yang/standard
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="also serve sessions relayed by OpenSSH through this socket")
     serve.add_argument("--no-builtin-ssh", action="store_true",
                        help="do not run the built-in SSH listener (OpenSSH only)")
+    serve.add_argument("--dataplane", choices=("none", "linux"),
+                       help="forwarding plane to program (default none: datastore only)")
+    serve.add_argument("--dataplane-netns", metavar="NAME",
+                       help="network namespace the linux data plane programs")
+    serve.add_argument("--dataplane-underlay-interface", metavar="IFNAME",
+                       help="underlay interface VXLAN devices are bound to")
     serve.add_argument("--port-file", type=Path,
                        help="write the bound port here once listening (for scripts)")
     hashing = commands.add_parser("hash-password", help="hash a password for the users file")
@@ -61,6 +67,10 @@ def _env_overrides() -> dict[str, object]:
         overrides["state_dir"] = Path(env["NVO3_STATE_DIR"])
     if "NVO3_USERS_FILE" in env:
         overrides["users_file"] = Path(env["NVO3_USERS_FILE"])
+    if "NVO3_DATAPLANE" in env:
+        overrides["dataplane"] = env["NVO3_DATAPLANE"]
+    if "NVO3_DATAPLANE_NETNS" in env:
+        overrides["dataplane_netns"] = env["NVO3_DATAPLANE_NETNS"]
     return overrides
 
 
@@ -77,6 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
         "load": args.load,
         "unix_socket": args.unix_socket,
         "builtin_ssh": False if args.no_builtin_ssh else None,
+        "dataplane": args.dataplane,
+        "dataplane_netns": args.dataplane_netns,
+        "dataplane_underlay_interface": args.dataplane_underlay_interface,
     }
     base = (ServerConfig.from_toml(args.config) if args.config else ServerConfig())
     config = base.with_overrides(**_env_overrides()).with_overrides(**flags)

@@ -12,7 +12,14 @@ leaves every datastore as it was. The candidate shares running's tree until its 
 edit; a commit then swaps the candidate's tree in and logs the candidate's edits. One
 mutex guards all datastores; readers use :meth:`DatastoreManager.reading`.
 
-Public names: :class:`DatastoreManager`, :class:`CommitEvent`, :data:`CommitListener`.
+A running change reaches the forwarding plane through a :class:`RunningApplier`
+(``set_applier``) *before* it is made durable: the applier carries it out or raises an
+``<rpc-error>`` (the change is then refused and the datastores stay as they were), and
+is told afterwards whether the change stuck (``commit``) or not (``abort``: it undoes
+its part). Listeners, by contrast, only learn of changes that are done.
+
+Public names: :class:`DatastoreManager`, :class:`CommitEvent`, :data:`CommitListener`,
+:class:`RunningApplier`, :class:`AppliedChange`.
 """
 
 from __future__ import annotations
@@ -112,6 +119,53 @@ class CommitEvent:
 CommitListener = Callable[[CommitEvent], None]
 """Called after a datastore changed, outside the datastore lock."""
 
+ChangeCheck = Callable[[etree._Element, Sequence[Change]], None]
+"""Vets an edit (NACM): the edited tree and its changes; raises RPCError to refuse it."""
+
+TreeCheck = Callable[[etree._Element, etree._Element], None]
+"""Vets replacing a datastore's content (NACM): current and new; raises to refuse it."""
+
+
+class AppliedChange(Protocol):
+    """A running change an applier carried out, waiting to know whether it stuck."""
+
+    def commit(self) -> None:
+        """The change is durable and visible: keep it."""
+
+    def abort(self) -> None:
+        """The change failed after the applier's part: undo that part."""
+
+
+class RunningApplier(Protocol):
+    """Carries each new running configuration into something outside the datastore.
+
+    Called under the datastore lock, after validation and before the change is made
+    durable; it must not call back into the datastores.
+    """
+
+    def prepare(self, running: etree._Element, changes: Sequence[Change] | None) -> AppliedChange:
+        """Carry out the change to ``running`` (do not keep the tree).
+
+        Args:
+            running: the new running tree.
+            changes: what changed from the running in force (None: not known; compare
+                everything).
+
+        Raises:
+            RPCError: the change cannot be carried out; nothing outside was changed.
+        """
+
+
+class _NothingApplied:
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+_NOTHING = _NothingApplied()
+
 
 @dataclass(eq=False)
 class _Tree:
@@ -155,6 +209,9 @@ class DatastoreManager:
         self._mutex = threading.RLock()
         self._locks: dict[Datastore, SessionId] = {}
         self._listeners: list[CommitListener] = []
+        self._applier: RunningApplier | None = None
+        self._running_version = 0  # counts running's changes
+        self._candidate_version = 0  # running's version when candidate diverged (-1: none)
         self._wal = WriteAheadLog(files.directory / "running.wal") if files else None
         self._snapshot_size = 0
         self._seq = 0  # sequence number of the last edit running includes
@@ -229,6 +286,27 @@ class DatastoreManager:
     def add_listener(self, listener: CommitListener) -> None:
         """Be told of every change to a datastore."""
         self._listeners.append(listener)
+
+    def set_applier(
+        self, applier: RunningApplier | None, start: Callable[[etree._Element], None] | None = None
+    ) -> None:
+        """Carry every running change through ``applier`` before it is committed.
+
+        Args:
+            applier: the applier (None: none).
+            start: called first with running, under the lock (e.g. to reconcile).
+        """
+        with self._mutex:
+            if start is not None:
+                start(self._running.element)
+            self._applier = applier
+
+    def _apply_running(
+        self, tree: etree._Element, changes: Sequence[Change] | None
+    ) -> AppliedChange:
+        if self._applier is None:
+            return _NOTHING
+        return self._applier.prepare(tree, changes)
 
     @property
     def candidate_modified(self) -> bool:
@@ -310,11 +388,14 @@ class DatastoreManager:
         default_operation: DefaultOperation = DefaultOperation.MERGE,
         test_option: TestOption = TestOption.TEST_THEN_SET,
         error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+        authorize: ChangeCheck | None = None,
     ) -> tuple[Change, ...]:
         """edit-config (RFC 6241 sec. 7.2) on running or candidate.
 
         With ``continue-on-error`` the edits that succeed are kept when the result is
         valid and the errors are raised together afterwards (``RPCErrors``).
+        ``authorize`` (NACM) sees the edited tree and the changes before validation and
+        refuses the whole edit by raising.
 
         Returns:
             The changes made (empty for test-only).
@@ -334,6 +415,7 @@ class DatastoreManager:
             tree = self._tree(datastore)
             journal = UndoJournal()
             errors: list[RPCError] = []
+            applied: AppliedChange = _NOTHING
             try:
                 try:
                     changes = apply_edit(
@@ -344,6 +426,8 @@ class DatastoreManager:
                 except PartialEditError as partial:
                     errors.extend(partial.errors)
                     changes = list(partial.changes)
+                if authorize is not None and changes:
+                    authorize(tree.element, changes)
                 if test_option is not TestOption.SET:
                     self._validate_edit(tree, changes)
                 elif changes:
@@ -357,16 +441,20 @@ class DatastoreManager:
                     return ()
                 record = EditRecord(0, config, default_operation, error_option)
                 if datastore is Datastore.RUNNING:
+                    applied = self._apply_running(tree.element, changes)
                     self._log_running(record, changes)
+                    self._running_version += 1
                 else:
                     self._candidate_log.append(record)
                     self._candidate_changes.extend(changes)
                     self._candidate_checked &= test_option is not TestOption.SET
             except BaseException:
+                applied.abort()
                 self._undo(tree, journal)
                 if diverged:
                     self._candidate = self._running
                 raise
+            applied.commit()
             event = CommitEvent(datastore, tuple(changes), session_id, user)
         self._notify(event)
         if errors:
@@ -380,20 +468,35 @@ class DatastoreManager:
         *,
         session_id: SessionId,
         user: str | None = None,
+        authorize: TreeCheck | None = None,
     ) -> None:
         """copy-config into a datastore (RFC 6241 sec. 7.3), validated first.
+
+        ``authorize`` (NACM) sees the current and the new content first.
 
         Raises:
             RPCError: the content is invalid or the datastore is locked by another session.
         """
         with self._mutex:
             self._check_writable(datastore, session_id)
+            if authorize is not None:
+                authorize(self._tree(datastore).element, tree)
             self._validate_full(tree)
-            self._install(datastore, _Tree(copy.deepcopy(tree)))
+            new = _Tree(copy.deepcopy(tree))
+            applied = (self._apply_running(new.element, None) if datastore is Datastore.RUNNING
+                       else _NOTHING)
+            try:
+                self._install(datastore, new)
+            except BaseException:
+                applied.abort()
+                raise
+            applied.commit()
             event = CommitEvent(datastore, (), session_id, user)
         self._notify(event)
 
-    def delete(self, datastore: Datastore, *, session_id: SessionId) -> None:
+    def delete(
+        self, datastore: Datastore, *, session_id: SessionId, authorize: TreeCheck | None = None
+    ) -> None:
         """delete-config (RFC 6241 sec. 7.4): only startup may be deleted.
 
         Raises:
@@ -406,12 +509,16 @@ class DatastoreManager:
             )
         with self._mutex:
             self._check_writable(datastore, session_id)
-            self._install(datastore, _Tree(empty_tree()))
+            empty = _Tree(empty_tree())
+            if authorize is not None:
+                authorize(self._tree(datastore).element, empty.element)
+            self._install(datastore, empty)
             event = CommitEvent(datastore, (), session_id, None)
         self._notify(event)
 
     def commit(
-        self, *, session_id: SessionId, user: str | None = None, keep_previous: bool = False
+        self, *, session_id: SessionId, user: str | None = None, keep_previous: bool = False,
+        authorize: TreeCheck | None = None,
     ) -> etree._Element | None:
         """Make candidate the running configuration (RFC 6241 sec. 8.3.4.1).
 
@@ -420,6 +527,7 @@ class DatastoreManager:
             user: its user.
             keep_previous: return running as it was before (a confirmed commit's
                 rollback point); it is never mutated afterwards.
+            authorize: NACM's check of running's content replaced by candidate's.
 
         Returns:
             The previous running when ``keep_previous``, else None.
@@ -434,14 +542,25 @@ class DatastoreManager:
             if self._candidate is self._running:
                 return copy.deepcopy(previous.element) if keep_previous else None
             candidate = self._candidate
+            if authorize is not None:
+                authorize(previous.element, candidate.element)
             if not self._candidate_checked:
                 self._validate_full(candidate.element)
-            if self._candidate_base == self._seq and self._wal is not None:
-                self._append_records(self._candidate_log)
-                self._running = candidate
-                self._maybe_compact()
-            else:
-                self._install(Datastore.RUNNING, candidate)
+            exact = self._candidate_version == self._running_version
+            applied = self._apply_running(
+                candidate.element, tuple(self._candidate_changes) if exact else None)
+            try:
+                if self._candidate_base == self._seq and self._wal is not None:
+                    self._append_records(self._candidate_log)
+                    self._running = candidate
+                    self._running_version += 1
+                    self._maybe_compact()
+                else:
+                    self._install(Datastore.RUNNING, candidate)
+            except BaseException:
+                applied.abort()
+                raise
+            applied.commit()
             self._candidate = self._running
             changes = tuple(self._candidate_changes)
             self._reset_candidate_log()
@@ -466,7 +585,18 @@ class DatastoreManager:
         The candidate is reset to it as well (RFC 6241 sec. 8.4.1).
         """
         with self._mutex:
-            self._install(Datastore.RUNNING, _Tree(tree))
+            restored = _Tree(tree)
+            try:
+                applied = self._apply_running(restored.element, None)
+            except RPCError as error:  # the rollback happens all the same
+                logger.error("running restored (%s) but not applied: %s", reason, error)
+                applied = _NOTHING
+            try:
+                self._install(Datastore.RUNNING, restored)
+            except BaseException:
+                applied.abort()
+                raise
+            applied.commit()
             self._candidate = self._running
             self._reset_candidate_log()
             event = CommitEvent(Datastore.RUNNING, (), 0, None)
@@ -501,6 +631,7 @@ class DatastoreManager:
     def _diverge_candidate(self) -> None:
         self._candidate = _Tree(copy.deepcopy(self._running.element))
         self._candidate_base = self._seq
+        self._candidate_version = self._running_version
         self._candidate_checked = True
 
     def _reset_candidate_log(self) -> None:
@@ -564,6 +695,7 @@ class DatastoreManager:
                 self._write_snapshot(tree.element)
             previous = self._running
             self._running = tree
+            self._running_version += 1
             if self._candidate is previous:
                 self._candidate = tree
         elif datastore is Datastore.STARTUP:
@@ -572,6 +704,7 @@ class DatastoreManager:
         else:
             self._candidate = tree
             self._candidate_base = -1  # not a sequence of logged edits
+            self._candidate_version = -1  # nor known changes from running
             self._candidate_checked = True
 
     def _write_snapshot(self, element: etree._Element) -> None:

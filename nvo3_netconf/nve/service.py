@@ -11,7 +11,10 @@ RPCs (seed 003 sec. 3.3) by combining the pure pieces of this package:
    (:mod:`~nvo3_netconf.nve.attachments`) and resources planned
    (:mod:`~nvo3_netconf.nve.resources`); any refusal answers FAIL with its reason and
    changes nothing;
-4. otherwise the holdings are swapped, the record updated, the aging timer re-armed,
+4. the VM's ports are programmed in the forwarding plane, if the agent has one
+   (:mod:`~nvo3_netconf.nve.ports`; a failure answers FAIL ``insufficient-resources``
+   and changes nothing);
+5. otherwise the holdings are swapped, the record updated, the aging timer re-armed,
    notifications queued, and the reply built.
 
 A keep-alive indication makes a (pre-)association a keep-alive when the NVE holds state
@@ -38,6 +41,8 @@ from collections.abc import Sequence
 from lxml import etree
 
 from nvo3_netconf.constants import Datastore
+from nvo3_netconf.dataplane.backend import DataplaneError
+from nvo3_netconf.dataplane.model import VMPort
 from nvo3_netconf.datastore.changes import Change
 from nvo3_netconf.datastore.store import CommitEvent, DatastoreManager
 from nvo3_netconf.errors import AccessDeniedError, InvalidValueError
@@ -58,6 +63,7 @@ from nvo3_netconf.nve.lifecycle import (
     decide,
     step_for,
 )
+from nvo3_netconf.nve.ports import PortSink, vm_ports
 from nvo3_netconf.nve.records import LastEvent, MigrationInfo, VMRecord
 from nvo3_netconf.nve.refusal import Refusal
 from nvo3_netconf.nve.replies import Reply, reply_elements
@@ -106,13 +112,15 @@ class NVEService:
         busy_after: seconds a signal waits for the NVE before it is answered FAIL
             ``busy`` (seed 003 sec. 3.3.3-3.3.7: "the NVE is too busy").
         max_waiting: signals allowed to wait at once; more are answered ``busy`` at once.
+        dataplane: the forwarding plane the VMs' ports are programmed in, if any.
     """
 
     def __init__(
         self, *, datastores: DatastoreManager, validator: Validator, scheduler: Scheduler,
         sinks: tuple[NotificationSink, ...] = (), busy_after: float = 5.0,
-        max_waiting: int = 256,
+        max_waiting: int = 256, dataplane: PortSink | None = None,
     ) -> None:
+        self._dataplane = dataplane
         self._busy_after = busy_after
         self._max_waiting = max_waiting
         self._waiting = 0
@@ -344,6 +352,7 @@ class NVEService:
                                            previous=old, settings=settings)
         elif effect is Effect.RELEASE:
             new = None
+        self._program(signal.vm_id, vm_ports(signal.vm_id, outcome.state, new))
         # Nothing can be refused past this point.
         if new is not old:
             self._resources.apply(signal.vm_id, old, new)
@@ -429,6 +438,27 @@ class NVEService:
     def _count(self, event: VMEvent, result: Result, reason: ReplyReason | None) -> None:
         self._statistics.setdefault(event, EventCounters()).count(result, reason)
 
+    # ----------------------------------------------------------- forwarding plane
+    def _program(self, vm_id: str, ports: tuple[VMPort, ...]) -> None:
+        """Program a VM's ports; a failure refuses the signal (nothing changed)."""
+        if self._dataplane is None:
+            return
+        try:
+            self._dataplane.update_vm(vm_id, ports)
+        except DataplaneError as error:
+            logger.error("data plane: VM %s: %s", vm_id, error)
+            raise Refusal(ReplyReason.INSUFFICIENT_RESOURCES,
+                          f"The NVE could not program its forwarding plane: {error}") from None
+
+    def _program_quietly(self, vm_id: str, ports: tuple[VMPort, ...]) -> None:
+        """Program a VM's ports after a change that cannot be refused (log a failure)."""
+        if self._dataplane is None:
+            return
+        try:
+            self._dataplane.update_vm(vm_id, ports)
+        except DataplaneError as error:
+            logger.error("data plane: VM %s: ports not updated: %s", vm_id, error)
+
     # -------------------------------------------------------------------- aging
     def _arm(self, record: VMRecord) -> bool:
         """(Re)start the VM's aging timer from its last refresh (seed 003 sec. 3.3.8).
@@ -468,6 +498,7 @@ class NVEService:
                     record.state.value)
         self._resources.apply(record.vm_id, record.allocation, None)
         del self._records[record.vm_id]
+        self._program_quietly(record.vm_id, ())
         self._count(VMEvent.AGED_OUT, Result.SUCCESS, None)
         self._emit(notices.vm_aged_out(record, idle_time=idle))
         old_state = record.state
@@ -582,6 +613,7 @@ class NVEService:
                 continue
             self._resources.apply(record.vm_id, old, new)
             record.allocation = new
+            self._program_quietly(record.vm_id, vm_ports(record.vm_id, record.state, new))
             changes = [
                 notices.TagChange(a.vn, a.vnid, a.mac, a.vid, b.vid, a.pcp, b.pcp)
                 for a, b in zip(old.assignments, new.assignments, strict=True)

@@ -30,9 +30,11 @@ from nvo3_netconf.constants import (
     NS_NOTIF,
     NS_NVO3_TES,
 )
+from nvo3_netconf.dataplane import DataplaneApplier, DataplaneError, build_applier
 from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager
+from nvo3_netconf.errors import ConfigError
 from nvo3_netconf.notifications import NotificationBus, QueueLimits, ReplayLog
 from nvo3_netconf.nve.service import NVEService
 from nvo3_netconf.protocol.dispatch import OperationHandler
@@ -134,14 +136,16 @@ class RunningServer:
         address: the bound (host, port).
         netconf: the shared server state.
         nve: the NVE behaviour (TES signalling, VM lifecycle), if built.
+        dataplane: the forwarding plane's applier, if the agent has one.
     """
 
     def __init__(
         self, netconf: NetconfServer, ssh: SSHServer | None, unix: UnixSocketServer | None,
-        *, nve: NVEService | None = None,
+        *, nve: NVEService | None = None, dataplane: DataplaneApplier | None = None,
     ) -> None:
         self.netconf = netconf
         self.nve = nve
+        self.dataplane = dataplane
         self._ssh = ssh
         self._unix = unix
         self.address = ssh.start() if ssh is not None else None
@@ -158,6 +162,8 @@ class RunningServer:
             self.nve.close()
         self.netconf.notifications.close()
         self.netconf.scheduler.stop()
+        if self.dataplane is not None:
+            self.dataplane.close()
         logger.info("NVE agent stopped")
 
     def __enter__(self) -> RunningServer:
@@ -188,8 +194,6 @@ def build_server(
     """
     if users is None:
         if config.users_file is None:
-            from nvo3_netconf.errors import ConfigError
-
             raise ConfigError("a users file is required: there is no anonymous access")
         users = UserDatabase.from_file(config.users_file)
     yang = YangContext.load([d for d in config.search_dirs() if d.is_dir()])
@@ -213,8 +217,16 @@ def build_server(
         limits=QueueLimits(messages=config.notification_queue,
                            bytes=config.notification_queue_bytes),
     )
+    dataplane = build_applier(config.dataplane, netns=config.dataplane_netns,
+                              underlay_device=config.dataplane_underlay_interface)
+    if dataplane is not None:
+        try:
+            datastores.set_applier(dataplane, start=dataplane.start)
+        except DataplaneError as error:
+            dataplane.close()
+            raise ConfigError(f"the {config.dataplane} data plane cannot start: {error}") from None
     nve = NVEService(datastores=datastores, validator=Validator(yang), scheduler=scheduler,
-                     sinks=(notifications,))
+                     sinks=(notifications,), dataplane=dataplane)
     netconf = NetconfServer(
         yang=yang,
         schema=schema_tree,
@@ -248,4 +260,4 @@ def build_server(
             session_factory=new_session,
             allowed_user=lambda name: name in users.users,
         )
-    return RunningServer(netconf, ssh, unix, nve=nve)
+    return RunningServer(netconf, ssh, unix, nve=nve, dataplane=dataplane)

@@ -17,6 +17,11 @@ Example file::
     notification-queue-bytes = 67108864
     replay-log-records = 10000              # the RFC 5277 replay log's bounds
     replay-log-bytes = 67108864
+    nacm-recovery-user = "recovery"         # RFC 8341 sec. 3.6.1: bypasses NACM
+    nacm-bootstrap-group = "admin"          # may do all while /nacm has no rule-list
+    dataplane = "linux"                     # or "none" (the default: datastore only)
+    dataplane-netns = "nve1"                # the network namespace it programs
+    dataplane-underlay-interface = "ul0"    # VXLAN devices are bound to it (optional)
 """
 
 from __future__ import annotations
@@ -55,6 +60,18 @@ class ServerConfig:
         replay_log_records: notifications kept for replay (RFC 5277 sec. 3.3); the
             oldest are dropped past it or ``replay_log_bytes``.
         replay_log_bytes: bytes of notifications kept for replay.
+        nacm_recovery_user: the user whose sessions are recovery sessions (RFC 8341
+            sec. 3.6.1): NACM does not apply to them. None: no recovery user.
+        nacm_bootstrap_group: while running configures no NACM rule-list, the members
+            of this group (users file or ``/nacm/groups``) may do everything, so that a
+            new agent can be configured; ``""`` disables it (RFC 8341's defaults alone).
+        dataplane: the forwarding plane the configuration is carried into: ``none``
+            (datastore only) or ``linux`` (``nvo3_netconf.dataplane``).
+        dataplane_netns: the network namespace the ``linux`` data plane programs (None:
+            the agent's own namespace).
+        dataplane_underlay_interface: the underlay interface VXLAN devices are bound to
+            (needed for underlay multicast flooding). The underlay address itself is
+            configuration: ``/nve:nve/underlay-address``.
     """
 
     listen: str = "127.0.0.1"
@@ -72,6 +89,11 @@ class ServerConfig:
     notification_queue_bytes: int = 64 * 1024 * 1024
     replay_log_records: int = 10_000
     replay_log_bytes: int = 64 * 1024 * 1024
+    nacm_recovery_user: str | None = None
+    nacm_bootstrap_group: str = "admin"
+    dataplane: str = "none"
+    dataplane_netns: str | None = None
+    dataplane_underlay_interface: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -138,6 +160,8 @@ class ServerConfig:
             raise ConfigError(f"load must be 'running' or 'startup', not {self.load!r}")
         if self.max_message_size < 4096:
             raise ConfigError("max-message-size must be at least 4096 bytes")
+        if self.dataplane not in ("none", "linux"):
+            raise ConfigError(f"dataplane must be 'none' or 'linux', not {self.dataplane!r}")
         if not self.builtin_ssh and self.unix_socket is None:
             raise ConfigError("with the built-in SSH listener off, a unix-socket is needed")
         for name in ("notification_queue", "notification_queue_bytes",

@@ -1,0 +1,129 @@
+"""The end-to-end scenario shared by the netns tests and the demo's shape.
+
+Three NVEs on one underlay (192.0.2.0/24), each with an agent running the linux data plane
+in its namespace and one hypervisor TES (``hv1``..``hv3``) signalling on ``tes0``:
+
+- tenant-a's VN ``vn-blue`` (VNID 5001, VIDs 100-199) and tenant-b's ``vn-red`` (VNID
+  5002, VIDs 200-299) on every NVE, with head-end replication to the other two;
+- VM ``a`` (vn-blue, 198.51.100.1) behind nve1, ``b`` (vn-blue, .2) behind nve2 and ``c``
+  (vn-red, same subnet, .3) behind nve3;
+- the controller (configuration pushed with ncclient) gives every NVE the same mapping
+  table: each VM's MAC and IP behind its NVE's underlay address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nvo3_netconf.dataplane.topology import (
+    PASSWORD,
+    DirectController,
+    Lab,
+    NVEHost,
+    VMHost,
+    VNSpec,
+    mapping_config,
+    nve_config,
+)
+from nvo3_netconf.tes import (
+    VNIC,
+    AssociationParams,
+    ConnectionParams,
+    HostKeyPolicy,
+    TESClient,
+    VMRef,
+    VNAttachment,
+    VNPolicies,
+)
+
+ADDRESSES = {"nve1": 11, "nve2": 12, "nve3": 13}
+TENANTS = {"vn-blue": "tenant-a", "vn-red": "tenant-b"}
+VM_IDS = {"a": 1, "b": 2, "c": 3}
+VMS = {  # name: (nve, vn, mac, ip)
+    "a": ("nve1", "vn-blue", "52:54:00:00:0a:01", "198.51.100.1"),
+    "b": ("nve2", "vn-blue", "52:54:00:00:0b:02", "198.51.100.2"),
+    "c": ("nve3", "vn-red", "52:54:00:00:0c:03", "198.51.100.3"),
+}
+ACLS = """
+<acl><name>a-in</name><type>ipv4-acl-type</type><aces>
+  <ace><name>count-all</name><actions><forwarding>accept</forwarding></actions></ace>
+</aces></acl>
+"""
+QOS = "<qos-profile><name>a-qos</name></qos-profile>"
+
+
+def vm_ref(name: str) -> VMRef:
+    return VMRef(f"6f1c2a4e-0000-4000-8000-{VM_IDS[name]:012x}")
+
+
+@dataclass
+class Overlay:
+    """The running scenario: the lab, its controller and TES clients."""
+
+    lab: Lab
+    controller: DirectController
+    tes: dict[str, TESClient] = field(default_factory=dict)
+
+    def vm(self, name: str) -> VMHost:
+        return self.lab.vms[name]
+
+    def nve(self, name: str) -> NVEHost:
+        return self.lab.nves[name]
+
+    def client(self, nve: str) -> TESClient:
+        client = self.tes.get(nve)
+        if client is None:
+            host = self.nve(nve)
+            params = ConnectionParams("127.0.0.1", host.port, username=f"hv{nve[-1]}",
+                                      password=PASSWORD,
+                                      hostkey_policy=HostKeyPolicy.ACCEPT_ANY, timeout=30.0)
+            client = TESClient(params).open()
+            self.tes[nve] = client
+        return client
+
+    def params(self, name: str) -> AssociationParams:
+        _, vn, mac, ip = VMS[name]
+        policies = VNPolicies(ingress_acls=("a-in",), qos_profile="a-qos") if name == "a" \
+            else None
+        return AssociationParams(vm_ref(name), TENANTS[vn], vns=(
+            VNAttachment(vn, vnics=(VNIC(mac, (ip,)),), policies=policies),))
+
+    def vid_of(self, reply: object) -> int:
+        assignments = reply.check().assignments  # type: ignore[attr-defined]
+        return int(assignments[0].vid)
+
+    def mappings(self, where: dict[str, str]) -> str:
+        """The mapping table with each VM behind the NVE ``where`` names."""
+        return mapping_config(
+            (VMS[name][1], VMS[name][2], self.nve(nve).address, (VMS[name][3],))
+            for name, nve in where.items())
+
+    def close(self) -> None:
+        for client in self.tes.values():
+            try:
+                client.close()
+            except Exception:
+                pass
+        self.controller.close()
+
+
+def build(lab: Lab) -> Overlay:
+    """Namespaces, agents, configuration, VMs associated and plugged."""
+    for name, host in ADDRESSES.items():
+        lab.add_nve(name, host)
+    lab.write_users([f"hv{n[-1]}" for n in ADDRESSES])
+    lab.start_agents()
+    addresses = tuple(n.address for n in lab.nves.values())
+    vns = [VNSpec("vn-blue", 5001, "tenant-a", (100, 199), flood=addresses),
+           VNSpec("vn-red", 5002, "tenant-b", (200, 299), flood=addresses)]
+    overlay = Overlay(lab, DirectController(lab.nves))
+    for name, nve in lab.nves.items():
+        overlay.controller.push(name, nve_config(
+            name, nve.address, vns, [(f"hv{name[-1]}", ["tenant-a", "tenant-b"])],
+            acls=ACLS, qos=QOS))
+    overlay.controller.push_all(overlay.mappings({n: VMS[n][0] for n in VMS}))
+    for name, (nve, _, mac, ip) in VMS.items():
+        vm = lab.add_vm(name, mac, ip)
+        reply = overlay.client(nve).associate(overlay.params(name))
+        lab.plug(vm, overlay.nve(nve), "tes0", overlay.vid_of(reply))
+    return overlay
