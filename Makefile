@@ -13,7 +13,7 @@ OWN_YANG := $(wildcard yang/*.yang)
 STD_YANG_DIR := yang/standard
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages venv lint test test-unit test-functional docs bench fuzz soak clean
+.PHONY: setup system-packages venv lint test test-unit test-functional test-netns demo docs bench fuzz soak clean
 
 setup: system-packages venv
 
@@ -40,6 +40,12 @@ test-unit:
 
 test-functional:
 	$(PY) -m pytest -q tests/functional
+
+test-netns:
+	$(PY) -m pytest -q tests/netns
+
+demo:
+	$(PY) -m nvo3_netconf.dataplane.demo
 
 docs:
 	$(PY) -m nvo3_netconf.schema.trees yang docs/yang-trees.md

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from nvo3_netconf.dataplane.scenario import Overlay, build
 from nvo3_netconf.dataplane.topology import Lab, netns_unavailable, sweep_stale
-from tests.netns.scenario import Overlay, build
 
 REASON = netns_unavailable()
 

@@ -14,9 +14,8 @@ import pytest
 from ncclient.operations import RPCError as NcclientRPCError
 
 from nvo3_netconf.constants import NS_ACL, NS_NC, NS_NVO3_NVE, NS_NVO3_POLICY, NS_NVO3_VN
+from nvo3_netconf.dataplane.scenario import VMS, Overlay, vm_ref
 from nvo3_netconf.dataplane.topology import parse_ping
-from nvo3_netconf.tes import ImmigrationPhase
-from tests.netns.scenario import VMS, Overlay, vm_ref
 
 pytestmark = pytest.mark.slow
 
@@ -165,20 +164,7 @@ def test_a_vm_moved_to_another_nve_keeps_its_ping(overlay: Overlay) -> None:
     pinger = lab.spawn("ping", "-n", "-q", "-i", str(interval), "-c", "400", "-W", "1",
                        a.ip, netns=b.netns)
     time.sleep(1.0)
-    started = time.monotonic()
-    params = overlay.params("a")
-    # The destination reserves the VM's port before the move (immigrate, pre-associate).
-    reply = overlay.client("nve3").immigrate(
-        params, phase=ImmigrationPhase.PRE_ASSOCIATE, reserve_resources=True).check()
-    vid = overlay.vid_of(reply)
-    # The source stops forwarding for it; the hypervisor re-attaches the VM at nve3.
-    overlay.client("nve1").emigrate(vm_ref("a")).check()
-    lab.plug(a, overlay.nve("nve3"), "tes0", vid)
-    overlay.client("nve3").immigrate(params, phase=ImmigrationPhase.ASSOCIATE).check()
-    # The controller points every NVE's mapping of a's MAC at nve3.
-    overlay.controller.push_all(overlay.mappings({"a": "nve3"}))
-    moved = time.monotonic() - started
-    overlay.client("nve1").terminate(vm_ref("a")).check()
+    moved = overlay.migrate("a", "nve1", "nve3")
     output, _ = pinger.communicate(timeout=30)
     sent, received = parse_ping(output.decode())
     lost = sent - received
