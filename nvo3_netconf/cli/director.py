@@ -25,6 +25,8 @@ The registry (:mod:`.director_registry`, :mod:`.director_vm`) and the daemon
     ndirector apply [--dry-run] [--full] [--nve N]
     ndirector diff [--exact] [--nve N]
     ndirector run [--json]                   ndirector watch [--json] [--count N]
+    ndirector vm migrate VM... --to NVE      ndirector vm migrations [--active]
+    ndirector sync check [NVE...]            ndirector sync repair [NVE...] [--from-device]
 
 A command that changes the registry pushes the change at once (``--no-push`` leaves it
 pending for ``ndirector apply``).
@@ -45,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from nvo3_netconf.cli import director_registry, director_run, director_vm
+from nvo3_netconf.cli import director_registry, director_run, director_sync, director_vm
 from nvo3_netconf.cli.director_output import (
     EXIT_NONE_REACHABLE,
     EXIT_OK,
@@ -267,8 +269,9 @@ def _parser() -> argparse.ArgumentParser:
     push.set_defaults(run=_push)
 
     director_registry.add_commands(commands)
-    director_vm.add_commands(commands)
+    director_sync.add_vm_commands(director_vm.add_commands(commands))
     director_run.add_commands(commands)
+    director_sync.add_commands(commands)
     return parser
 
 

@@ -298,8 +298,9 @@ def _group_commands(vm: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     deregister.set_defaults(run=_group_deregister)
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``vm`` and its subcommands."""
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]
+                 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add ``vm`` and its subcommands; returns them (for ``vm migrate``)."""
     vm = commands.add_parser("vm", help="the VM registry").add_subparsers(
         dest="vm_command", required=True)
     register = vm.add_parser("register", help="create or update a VM's profile")
@@ -357,3 +358,4 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     reports.set_defaults(run=_reports)
 
     _group_commands(vm)
+    return vm

@@ -24,8 +24,9 @@ from types import TracebackType
 from typing import Any
 
 from nvo3_netconf.constants import Datastore
+from nvo3_netconf.director.adopt import adopt
 from nvo3_netconf.director.db import Database, StoreError
-from nvo3_netconf.director.drift import Difference, compare
+from nvo3_netconf.director.drift import Difference, compare, extras
 from nvo3_netconf.director.inventory import Inventory
 from nvo3_netconf.director.journal import MigrationLog
 from nvo3_netconf.director.plan import AppliedItems, NVEPlan, diff
@@ -54,11 +55,13 @@ class ApplyOutcome:
         plans: the NVEs that had something to change, with their item changes.
         results: each of those NVEs' transaction result.
         dry_run: nothing was changed.
+        notes: what ``repair(from_device=True)`` adopted and left.
     """
 
     plans: list[NVEPlan] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
     dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +76,7 @@ class ApplyOutcome:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         results = {r.nve: r.to_json() for r in self.results}
-        return {"dry-run": self.dry_run, "ok": self.ok,
+        return {"dry-run": self.dry_run, "ok": self.ok, "notes": list(self.notes),
                 "nves": [{**p.to_json(), "result": results.get(p.nve)} for p in self.plans]}
 
 
@@ -110,7 +113,7 @@ class Director:
         self.workers = workers
         self.confirm_timeout = confirm_timeout
         self.progress = progress
-        self._apply_lock = threading.Lock()
+        self._apply_lock = threading.RLock()
 
     # -- intent -> network -------------------------------------------------------------
 
@@ -154,6 +157,11 @@ class Director:
                 plans = [p for p in plans if p]
             else:
                 plans = self.plan(nves)
+            return self._run(plans, dry_run=dry_run)
+
+    def _run(self, plans: list[NVEPlan], *, dry_run: bool) -> ApplyOutcome:
+        """Push ``plans`` as one transaction; remember what reached each NVE."""
+        with self._apply_lock:
             outcome = ApplyOutcome(plans=plans, dry_run=dry_run)
             if not plans:
                 return outcome
@@ -176,15 +184,65 @@ class Director:
             return outcome
 
     def check(self, nve: str) -> list[Difference]:
-        """What ``nve``'s running configuration lacks or holds differently.
+        """What ``nve``'s running configuration lacks, holds differently, or holds besides.
 
-        Compares the items the director gave it with running, read over its session.
+        Compares what the director intends for it (rendered now) with its running
+        configuration, read over its session: ``missing``, ``changed`` and ``added``
+        (an entry of a list the director manages that it did not give).
         """
-        held = self.applied.held(nve)
-        if not held:
+        wanted = self.render().get(nve)
+        if wanted is None:
+            self.inventory.get(nve)
             return []
         running = self.pool.client(nve).connect().get_config(Datastore.RUNNING)
-        return compare(running, held.values())
+        return compare(running, wanted.values()) + extras(running, wanted.values())
+
+    def sync_check(self, nves: Iterable[str] | None = None) -> dict[str, list[Difference]
+                                                                     | Exception]:
+        """:meth:`check` on each NVE (default all), concurrently."""
+        names = sorted(set(nves)) if nves is not None else [
+            r.name for r in self.inventory.list()]
+        return self.pool.map(lambda client: self.check(client.name), names)
+
+    def repair(self, nves: Iterable[str] | None = None, *, from_device: bool = False,
+               dry_run: bool = False) -> ApplyOutcome:
+        """Make NVEs match the director again, as one network-wide transaction.
+
+        Missing and changed items are put back and added entries removed. With
+        ``from_device`` nothing is sent: the NVEs' view is taken as the truth for what
+        they hold (the director remembers it, and stops reporting those differences;
+        the registry is not changed, so a later change of the intent still applies).
+        """
+        with self._apply_lock:
+            checked = self.sync_check(nves)
+        failed = [f"{n}: {e}" for n, e in checked.items() if isinstance(e, Exception)]
+        if failed:
+            raise StoreError("cannot read every NVE: " + "; ".join(failed))
+        wanted = self.render()
+        plans = []
+        for nve, differences in sorted(checked.items()):
+            assert not isinstance(differences, Exception)
+            if not differences:
+                continue
+            plan = NVEPlan(nve)
+            items = wanted.get(nve, {})
+            for d in differences:
+                if d.kind == "missing":
+                    plan.added.append(items[d.key])
+                elif d.kind == "changed" and d.found is not None:
+                    plan.changed.append((d.found, items[d.key]))
+                elif d.kind == "added" and d.found is not None:
+                    plan.removed.append(d.found)
+            plans.append(plan)
+        if from_device:
+            adopted: list[str] = []
+            for nve, differences in sorted(checked.items()):
+                assert not isinstance(differences, Exception)
+                taken, left = adopt(self.registry, differences)
+                adopted += [f"{nve}: adopted {key}" for key in taken]
+                adopted += [f"{nve}: kept {reason}" for reason in left]
+            return ApplyOutcome(plans=plans, dry_run=True, notes=adopted)
+        return self._run(plans, dry_run=dry_run)
 
     def missing_items(self, nve: str) -> list[Difference]:
         """The items of :meth:`check` that are missing altogether."""

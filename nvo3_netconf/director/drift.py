@@ -4,7 +4,10 @@
 ancestors and key) and compares content, not text: the order of children and the
 prefixes of identity values do not matter (RFC 7950 sec. 9.10.3), values do.
 
-Public names: :class:`Difference`, :func:`compare`, :func:`find`.
+:func:`extras` finds entries the NVE holds in the lists the director manages that the
+director did not give it (someone added them by hand).
+
+Public names: :class:`Difference`, :func:`compare`, :func:`extras`, :func:`find`.
 """
 
 from __future__ import annotations
@@ -12,19 +15,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from nvo3_netconf.director.render import Item
+from lxml import etree
+
+from nvo3_netconf.director.render import Item, Step
 from nvo3_netconf.protocol.xml import Element, local_name, namespace_of
 
-__all__ = ["Difference", "compare", "find"]
+__all__ = ["Difference", "compare", "extras", "find"]
 
 
 @dataclass(frozen=True)
 class Difference:
-    """One item that differs: ``missing`` on the NVE or ``changed`` there."""
+    """One item that differs: ``missing`` on the NVE, ``changed`` there, or ``added``.
+
+    ``found`` is the NVE's version of a ``changed`` or ``added`` item.
+    """
 
     key: str
     kind: str
     detail: str = ""
+    found: Item | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """A JSON-ready dict."""
+        return {"path": self.key, "kind": self.kind, "detail": self.detail}
 
 
 def find(data: Element, item: Item) -> Element | None:
@@ -45,6 +58,49 @@ def find(data: Element, item: Item) -> Element | None:
     key = wanted[0]
     return next((c for c in node if c.tag == wanted.tag
                  and c.findtext(str(key.tag)) == key.text), None)
+
+
+def _parent(data: Element, ancestors: tuple[Step, ...]) -> Element | None:
+    node: Element | None = data
+    for step in ancestors:
+        assert node is not None
+        node = next((child for child in node
+                     if child.tag == f"{{{step.namespace}}}{step.name}"
+                     and all(child.findtext(f"{{{step.namespace}}}{leaf}") == value
+                             for leaf, value in step.keys)), None)
+        if node is None:
+            return None
+    return node
+
+
+def extras(data: Element, items: Iterable[Item]) -> list[Difference]:
+    """Entries of the lists ``items`` live in that are not among ``items``."""
+    items = list(items)
+    known = {item.key for item in items}
+    lists: dict[tuple[tuple[Step, ...], str], tuple[str, str]] = {}
+    for item in items:
+        if item.merge:
+            continue
+        el = item.element()
+        prefix = item.key.rsplit("[", 1)[0]
+        lists[(item.ancestors, str(el.tag))] = (prefix, local_name(el[0]))
+    found = []
+    for (ancestors, tag), (prefix, key_leaf) in sorted(lists.items(), key=lambda kv: kv[1]):
+        parent = _parent(data, ancestors)
+        if parent is None:
+            continue
+        for entry in parent:
+            if entry.tag != tag or not len(entry):
+                continue
+            key = f"{prefix}[{key_leaf}={entry[0].text}]"
+            if key not in known:
+                copy = etree.fromstring(etree.tostring(entry))
+                parent_key = next((i.parent for i in items if i.ancestors == ancestors),
+                                  None)
+                found.append(Difference(key, "added", "not given by the director",
+                                        Item(key, ancestors, etree.tostring(copy),
+                                             parent=parent_key)))
+    return found
 
 
 def _leaves(el: Element, path: str = "") -> list[tuple[str, str]]:
@@ -88,7 +144,7 @@ def compare(data: Element, items: Iterable[Item]) -> list[Difference]:
             lacking = sorted(set(wanted) - set(have))
             if lacking:
                 differences.append(Difference(item.key, "changed", ", ".join(
-                    f"{_short(p)}={_value(v)}" for p, v in lacking)))
+                    f"{_short(p)}={_value(v)}" for p, v in lacking), _as_item(item, found)))
         elif wanted != have:
             extra = sorted(set(have) - set(wanted))
             lacking = sorted(set(wanted) - set(have))
@@ -97,8 +153,13 @@ def compare(data: Element, items: Iterable[Item]) -> list[Difference]:
                 if lacking else "",
                 "found " + ", ".join(f"{_short(p)}={_value(v)}" for p, v in extra)
                 if extra else ""]))
-            differences.append(Difference(item.key, "changed", detail))
+            differences.append(Difference(item.key, "changed", detail, _as_item(item, found)))
     return differences
+
+
+def _as_item(item: Item, found: Element) -> Item:
+    """``item`` with the NVE's version of its element."""
+    return Item(item.key, item.ancestors, etree.tostring(found), item.merge, item.parent)
 
 
 def _short(path: str) -> str:

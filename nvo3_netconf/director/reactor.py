@@ -5,9 +5,10 @@
 exponential backoff. After a reconnect it asks for a replay from the last event it saw,
 so nothing signalled while the session was down is missed (where the NVE keeps a replay
 log). On every (re)connect it reads the NVE's ``netconf-start-time`` (RFC 6022): a
-changed start time means the NVE restarted; the reactor then checks that the NVE still
-holds what the director gave it and, when it does not (an NVE that came back empty),
-resends everything to it (``repair``, on by default) and reports it.
+changed start time means the NVE restarted. Whenever an NVE comes back (restarted or
+only reconnected) the reactor checks it against the intent (missing, changed and added
+items) and, when it drifted — an NVE that came back empty, or was edited meanwhile —
+repairs it (``repair``, on by default) and reports it.
 
 One thread reacts: it waits for the first event, collects those that arrive within
 ``batch_window`` seconds, folds them all into the registry
@@ -48,7 +49,8 @@ class ReactorEvent:
     """Something the reactor saw or did, for a person (``ndirector run``) or a test.
 
     Attributes:
-        kind: ``connected``, ``disconnected``, ``restarted``, ``notification``,
+        kind: ``connected``, ``disconnected``, ``restarted``, ``reconnected``,
+            ``notification``,
             ``applied``, ``repaired`` or ``error``.
         nve: the NVE concerned (``None`` for a network-wide transaction).
         message: what happened, in words.
@@ -137,6 +139,7 @@ class Reactor:
     def _watch(self, nve: str) -> None:
         delay = self.backoff
         last_event: datetime | None = None
+        first = True
         while not self._stop.is_set():
             try:
                 params = self.director.inventory.get(nve).connection_params(
@@ -157,8 +160,9 @@ class Reactor:
                 self._emit(ReactorEvent("connected", nve, "subscribed to notifications"
                                         + (f" (replay from {replay.isoformat()})"
                                            if replay else "")))
-                if restarted:
-                    self._events.put((nve, _RESTARTED))
+                if restarted or not first:
+                    self._events.put((nve, _Restarted(restarted)))
+                first = False
                 while not self._stop.is_set():
                     root = connection.next_notification(_POLL)
                     if root is None:
@@ -214,9 +218,10 @@ class Reactor:
         for nve, event in batch:
             if isinstance(event, _Restarted):
                 if self.react:
-                    self._on_restart(nve)
+                    self._on_reconnect(nve, event.restarted)
                 else:
-                    self._emit(ReactorEvent("restarted", nve, "restarted"))
+                    self._emit(ReactorEvent("restarted" if event.restarted else "reconnected",
+                                            nve, "came back"))
                 continue
             self._emit(ReactorEvent("notification", nve, _describe(event), event=event))
             if self.react:
@@ -228,24 +233,30 @@ class Reactor:
                 f"{len(outcome.plans)} NVEs: {'ok' if outcome.ok else 'FAILED'}",
                 outcome=outcome))
 
-    def _on_restart(self, nve: str) -> None:
-        held = self.director.applied.held(nve)
-        missing = self.director.missing_items(nve) if held else []
-        message = (f"restarted; {len(missing)} of {len(held)} items the director gave it "
-                   "are missing")
-        self._emit(ReactorEvent("restarted", nve, message))
-        if missing and self.repair:
-            outcome = self.director.apply([nve], full=True)
+    def _on_reconnect(self, nve: str, restarted: bool) -> None:
+        """An NVE came back: check it against the intent; repair it if it drifted."""
+        kind = "restarted" if restarted else "reconnected"
+        try:
+            differences = self.director.check(nve)
+        except (Nvo3Error, OSError) as error:
+            self._emit(ReactorEvent("error", nve, f"{kind}; checking it failed: {error}"))
+            return
+        counts = {k: sum(1 for d in differences if d.kind == k)
+                  for k in ("missing", "changed", "added")}
+        summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "in sync"
+        self._emit(ReactorEvent(kind, nve, f"{kind}; {summary}"))
+        if differences and self.repair:
+            outcome = self.director.repair([nve])
             self._emit(ReactorEvent(
-                "repaired", nve, f"resent {sum(p.count for p in outcome.plans)} items: "
+                "repaired", nve, f"repaired {sum(p.count for p in outcome.plans)} items: "
                 f"{'ok' if outcome.ok else 'FAILED'}", outcome=outcome))
 
 
+@dataclass(frozen=True)
 class _Restarted:
-    """Queue marker: the NVE restarted."""
+    """Queue marker: the NVE's notification session came back (after a restart?)."""
 
-
-_RESTARTED: Final = _Restarted()
+    restarted: bool
 
 
 def _describe(event: Event) -> str:
