@@ -245,7 +245,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run = commands.add_parser("run", help="the daemon: follow the NVEs' notifications and "
                                           "keep the network in step")
     run.add_argument("--no-repair", action="store_true",
-                     help="report an NVE restarted empty but do not resend its items")
+                     help="report an NVE that comes back drifted (restarted empty, or edited) "
+                          "but do not repair it")
     run.add_argument("--batch-window", type=float, default=0.05, metavar="S",
                      help="seconds to gather a burst of events into one transaction")
     push_options(run)

@@ -134,20 +134,42 @@ def _place(config: Element, ancestors: Sequence[Step]) -> Element:
 
 
 class AppliedItems:
-    """The items each NVE held after the last transaction that reached it."""
+    """The items each NVE held after the last transaction that reached it.
+
+    Kept in memory too, and re-read only when another connection (another ``ndirector``
+    process) changed the store: SQLite's ``data_version`` tells.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         db.ensure("applied", _SCHEMA)
+        self._cache: dict[str, dict[str, Item]] = {}
+        self._version: object = None
+
+    def _fresh(self) -> None:
+        version = self.db.query("PRAGMA data_version")[0][0]
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
 
     def held(self, nve: str) -> dict[str, Item]:
         """The NVE's items, by key (empty for an NVE never configured)."""
+        self._fresh()
+        cached = self._cache.get(nve)
+        if cached is not None:
+            return dict(cached)
         rows = self.db.query("SELECT key, ancestors, xml, merge, parent FROM applied "
                              "WHERE nve = ?", (nve,))
-        return {key: Item(key, tuple(Step(s[0], s[1], tuple(map(tuple, s[2])))
-                                     for s in json.loads(ancestors)),
-                          bytes(xml), bool(merge), parent)
-                for key, ancestors, xml, merge, parent in rows}
+        steps: dict[str, tuple[Step, ...]] = {}
+        items = {}
+        for key, ancestors, xml, merge, parent in rows:
+            path = steps.get(ancestors)
+            if path is None:
+                path = steps[ancestors] = tuple(
+                    Step(s[0], s[1], tuple(map(tuple, s[2]))) for s in json.loads(ancestors))
+            items[key] = Item(key, path, bytes(xml), bool(merge), parent)
+        self._cache[nve] = items
+        return dict(items)
 
     def known(self) -> set[str]:
         """The NVEs the store remembers items of."""
@@ -155,19 +177,25 @@ class AppliedItems:
 
     def record(self, plan: NVEPlan) -> None:
         """The NVE now holds what ``plan`` made of it."""
+        held = self.held(plan.nve)
         with self.db.transaction() as db:
             for item in plan.removed:
                 db.execute("DELETE FROM applied WHERE nve = ? AND key = ?",
                            (plan.nve, item.key))
+                held.pop(item.key, None)
+            put = [*plan.added, *(new for _, new in plan.changed)]
             db.executemany(
                 "INSERT OR REPLACE INTO applied VALUES (?, ?, ?, ?, ?, ?)",
                 [(plan.nve, i.key,
                   json.dumps([[s.namespace, s.name, [list(k) for k in s.keys]]
                               for s in i.ancestors]),
-                  i.xml, int(i.merge), i.parent)
-                 for i in [*plan.added, *(new for _, new in plan.changed)]])
+                  i.xml, int(i.merge), i.parent) for i in put])
+            held.update((i.key, i) for i in put)
+        self._fresh()
+        self._cache[plan.nve] = held
 
     def forget(self, nve: str) -> None:
         """Nothing is known of the NVE any more (it lost its configuration, or left)."""
         with self.db.transaction() as db:
             db.execute("DELETE FROM applied WHERE nve = ?", (nve,))
+        self._cache.pop(nve, None)

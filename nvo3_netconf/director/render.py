@@ -195,16 +195,36 @@ def render(
     return result
 
 
+_Entry = tuple[str, str, Item]
+"""A mapping entry of a VN: (hosting NVE, VM id, the entry's item)."""
+
+
 def _mapping_entries(intent: _Intent, serving: Mapping[str, set[str]]
-                     ) -> dict[str, list[tuple[str, VMRecord, str, tuple[str, ...]]]]:
-    """VN -> (hosting NVE, VM, MAC, IPs) of every active vNIC."""
-    entries: dict[str, list[tuple[str, VMRecord, str, tuple[str, ...]]]] = defaultdict(list)
+                     ) -> dict[str, list[_Entry]]:
+    """VN -> the mapping entry of every active vNIC, built once for every NVE."""
+    entries: dict[str, list[_Entry]] = defaultdict(list)
     for vm in intent.vms:
         if not vm.active or vm.nve is None or vm.nve not in intent.nves:
             continue
+        remote = intent.nves[vm.nve].underlay_address
+        if remote is None:
+            continue
         for vnic in vm.vnics:
-            if vnic.vn in serving:
-                entries[vnic.vn].append((vm.nve, vm, vnic.mac, vnic.ip_addresses))
+            if vnic.vn not in serving:
+                continue
+            wrapper_key = f"/mappings/vn[name={vnic.vn}]"
+            entry = element(NS_NVO3_MAPPING, "entry")
+            sub(entry, NS_NVO3_MAPPING, "inner-mac", vnic.mac)
+            for ip in vnic.ip_addresses:
+                sub(entry, NS_NVO3_MAPPING, "inner-ip", ip)
+            sub(entry, NS_NVO3_MAPPING, "remote-nve", remote)
+            sub(entry, NS_NVO3_MAPPING, "vm-id", vm.vm_id)
+            sub(entry, NS_NVO3_MAPPING, "origin", "controller")
+            path = (Step(NS_NVO3_MAPPING, "mappings"),
+                    Step(NS_NVO3_MAPPING, "vn", (("name", vnic.vn),)))
+            entries[vnic.vn].append((vm.nve, vm.vm_id, _item(
+                f"{wrapper_key}/entry[inner-mac={vnic.mac}]", path, entry,
+                parent=wrapper_key)))
     return entries
 
 
@@ -219,8 +239,7 @@ class _NVEView:
     serving: Mapping[str, set[str]]
     items: dict[str, Item]
 
-    def render(self, mappings: Mapping[str, Sequence[tuple[str, VMRecord, str,
-                                                         tuple[str, ...]]]]) -> None:
+    def render(self, mappings: Mapping[str, Sequence[_Entry]]) -> None:
         self._nve_settings()
         tenants: set[str] = set()
         interfaces: dict[str, set[str]] = defaultdict(set)
@@ -340,28 +359,15 @@ class _NVEView:
         self._add(_item(f"/vn-instances/vn-instance[name={vn.name}]",
                         (Step(NS_NVO3_VN, "vn-instances"),), el))
 
-    def _mapping(self, vn: VNRecord,
-                 entries: Sequence[tuple[str, VMRecord, str, tuple[str, ...]]]) -> None:
+    def _mapping(self, vn: VNRecord, entries: Sequence[_Entry]) -> None:
         wrapper_key = f"/mappings/vn[name={vn.name}]"
         wrapper = element(NS_NVO3_MAPPING, "vn")
         sub(wrapper, NS_NVO3_MAPPING, "name", vn.name)
         self._add(_item(wrapper_key, (Step(NS_NVO3_MAPPING, "mappings"),), wrapper))
-        path = (Step(NS_NVO3_MAPPING, "mappings"),
-                Step(NS_NVO3_MAPPING, "vn", (("name", vn.name),)))
-        for hosting, vm, mac, ips in sorted(entries, key=lambda e: e[2]):
-            remote = self.intent.nves[hosting].underlay_address
-            arriving = self.intent.staged.get(vm.vm_id, ("",))[0] == self.nve.name
-            if hosting == self.nve.name or remote is None or arriving:
-                continue
-            entry = element(NS_NVO3_MAPPING, "entry")
-            sub(entry, NS_NVO3_MAPPING, "inner-mac", mac)
-            for ip in ips:
-                sub(entry, NS_NVO3_MAPPING, "inner-ip", ip)
-            sub(entry, NS_NVO3_MAPPING, "remote-nve", remote)
-            sub(entry, NS_NVO3_MAPPING, "vm-id", vm.vm_id)
-            sub(entry, NS_NVO3_MAPPING, "origin", "controller")
-            self._add(_item(f"{wrapper_key}/entry[inner-mac={mac}]", path, entry,
-                            parent=wrapper_key))
+        for hosting, vm_id, item in entries:
+            arriving = self.intent.staged.get(vm_id, ("",))[0] == self.nve.name
+            if hosting != self.nve.name and not arriving:
+                self._add(item)
 
     def _policy(self, kind: PolicyKind, name: str) -> None:
         policy = self.intent.policies.get((kind, name))
