@@ -49,7 +49,7 @@ def agents(tmp_path: Path, users: UserDatabase) -> Iterator[dict[str, Agent]]:
 
 @pytest.fixture
 def director(tmp_path: Path, agents: dict[str, Agent]) -> Iterator[Director]:
-    with Director(tmp_path / "ndirector.sqlite", timeout=10, attempts=1) as d:
+    with Director(tmp_path / "ndirector.sqlite", timeout=60, attempts=2) as d:
         register_fleet(d, agents, tmp_path)
         tenant_alice(d)
         yield d

@@ -68,7 +68,7 @@ def netconfd() -> Iterator[tuple[ReferenceServer, Path]]:
 def director(tmp_path: Path, users: UserDatabase,
              netconfd: tuple[ReferenceServer, Path]) -> Iterator[Director]:
     server, key = netconfd
-    with fleet(tmp_path, users, 2) as agents, Director(tmp_path / "d.sqlite", timeout=20,
+    with fleet(tmp_path, users, 2) as agents, Director(tmp_path / "d.sqlite", timeout=60,
                                                        attempts=1) as d:
         register_fleet(d, agents, tmp_path)
         d.inventory.add(NVERecord("nve3", "127.0.0.1", server.port, username=server.user,
