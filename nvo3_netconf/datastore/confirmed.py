@@ -21,7 +21,7 @@ from lxml import etree
 
 from nvo3_netconf.constants import ErrorType
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
-from nvo3_netconf.datastore.store import DATA_TAG, DatastoreManager
+from nvo3_netconf.datastore.store import DATA_TAG, DatastoreManager, TreeCheck
 from nvo3_netconf.errors import InvalidValueError, OperationFailedError
 from nvo3_netconf.scheduler import Scheduler, TimerHandle
 
@@ -75,8 +75,11 @@ class ConfirmedCommits:
         timeout: int = DEFAULT_TIMEOUT,
         persist: str | None = None,
         persist_id: str | None = None,
+        authorize: TreeCheck | None = None,
     ) -> None:
         """Handle a ``<commit>`` with its confirmed-commit parameters.
+
+        ``authorize`` (NACM) vets the change of running's content.
 
         Raises:
             RPCError: the commit fails, or confirms a commit it may not confirm.
@@ -91,7 +94,8 @@ class ConfirmedCommits:
                     info={"bad-element": "persist-id"},
                 )
             previous = self._datastores.commit(
-                session_id=session_id, user=user, keep_previous=confirmed and pending is None
+                session_id=session_id, user=user, keep_previous=confirmed and pending is None,
+                authorize=authorize,
             )
             if pending is not None:
                 self._scheduler.cancel(pending.timer)

@@ -76,8 +76,11 @@ class SchemaNode:
         choices: ``((choice, case), ...)`` from the nearest data ancestor down to it.
         prefixed_value: the leaf's value may name XML namespace prefixes (identityref,
             instance-identifier, or a union holding one, RFC 7950 sec. 9.10.3, 9.13.2).
-        path_value: the value may be an instance-identifier, whose node names must all
-            carry a prefix (an identityref may rely on the default namespace instead).
+        path_value: the value may be an instance-identifier or an XPath expression
+            (``yang:xpath1.0``, NACM's ``node-instance-identifier``), whose node names
+            must all carry a prefix (an identityref may rely on the default namespace).
+        nacm_default_deny: ``write`` or ``all`` when the node carries RFC 8341's
+            ``nacm:default-deny-write`` / ``nacm:default-deny-all`` (``""`` otherwise).
         parent: the data (or rpc/notification) parent, None at top level.
         children: child nodes by qualified name.
     """
@@ -97,6 +100,7 @@ class SchemaNode:
     choices: tuple[tuple[str, str], ...] = ()
     prefixed_value: bool = False
     path_value: bool = False
+    nacm_default_deny: str = ""
     parent: SchemaNode | None = None
     children: dict[QName, SchemaNode] = field(default_factory=dict)
 
@@ -222,20 +226,22 @@ class SchemaTree:
             presence=kind is NodeKind.CONTAINER and bool(flags & lib.LYS_PRESENCE),
             mandatory=bool(flags & lib.LYS_MAND_TRUE),
             choices=_choices_of(c),
+            nacm_default_deny=_nacm_default_deny(c),
             parent=parent,
         )
         if kind is NodeKind.LIST:
             node.keys = tuple(_list_keys(c))
         elif kind is NodeKind.LEAF:
             leaf = ffi.cast("struct lysc_node_leaf *", c)
-            node.prefixed_value = _names_prefixes(leaf.type)
-            node.path_value = _names_prefixes(leaf.type, lib.LY_TYPE_INST)
+            node.prefixed_value = _names_prefixes(leaf.type) or _is_xpath(leaf.type)
+            node.path_value = _names_prefixes(leaf.type, lib.LY_TYPE_INST) or _is_xpath(leaf.type)
             if leaf.dflt != ffi.NULL:
                 node.defaults = (self._canonical(leaf.dflt),)
         elif kind is NodeKind.LEAF_LIST:
             leaflist = ffi.cast("struct lysc_node_leaflist *", c)
-            node.prefixed_value = _names_prefixes(leaflist.type)
-            node.path_value = _names_prefixes(leaflist.type, lib.LY_TYPE_INST)
+            node.prefixed_value = _names_prefixes(leaflist.type) or _is_xpath(leaflist.type)
+            node.path_value = (_names_prefixes(leaflist.type, lib.LY_TYPE_INST)
+                               or _is_xpath(leaflist.type))
             if leaflist.dflts != ffi.NULL:
                 count = ffi.cast("uint64_t *", leaflist.dflts)[-1]
                 node.defaults = tuple(self._canonical(leaflist.dflts[i]) for i in range(count))
@@ -274,6 +280,47 @@ def _names_prefixes(ctype: object, *bases: int) -> bool:
         count = ffi.cast("uint64_t *", members)[-1] if members != ffi.NULL else 0
         return any(_names_prefixes(members[i], *wanted) for i in range(count))
     return False
+
+
+_NACM_MODULE = "ietf-netconf-acm"
+_XPATH_PLUGINS = ("xpath1.0", "node-instance-identifier")
+
+
+def _nacm_default_deny(cnode: object) -> str:
+    """``all``, ``write`` or ``""``: the node's RFC 8341 default-deny extension."""
+    exts = ffi.cast("struct lysc_ext_instance *", cnode.exts)  # type: ignore[attr-defined]
+    if exts == ffi.NULL:
+        return ""
+    found = ""
+    for i in range(ffi.cast("uint64_t *", exts)[-1]):
+        definition = getattr(exts[i], "def")
+        if definition == ffi.NULL or definition.module == ffi.NULL:
+            continue
+        if ffi.string(definition.module.name).decode() != _NACM_MODULE:
+            continue
+        name = ffi.string(definition.name).decode()
+        if name == "default-deny-all":
+            return "all"
+        if name == "default-deny-write":
+            found = "write"
+    return found
+
+
+def _is_xpath(ctype: object) -> bool:
+    """True for a string type whose values are XPath expressions with prefixes.
+
+    libyang gives ``yang:xpath1.0`` and NACM's ``node-instance-identifier`` type plugins
+    of their own; a plugin (``struct lyplg_type``, opaque to the bindings) starts with
+    its id string.
+    """
+    plugin = ctype.plugin  # type: ignore[attr-defined]
+    if plugin == ffi.NULL or ctype.basetype != lib.LY_TYPE_STRING:  # type: ignore[attr-defined]
+        return False
+    ident = ffi.cast("char **", plugin)[0]
+    if ident == ffi.NULL:
+        return False
+    text = ffi.string(ident).decode(errors="replace")
+    return any(name in text for name in _XPATH_PLUGINS)
 
 
 def _list_keys(cnode: object) -> Iterator[str]:

@@ -35,6 +35,7 @@ from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.errors import ConfigError
+from nvo3_netconf.nacm import build_nacm
 from nvo3_netconf.notifications import NotificationBus, QueueLimits, ReplayLog
 from nvo3_netconf.nve.service import NVEService
 from nvo3_netconf.protocol.dispatch import OperationHandler
@@ -227,6 +228,11 @@ def build_server(
             raise ConfigError(f"the {config.dataplane} data plane cannot start: {error}") from None
     nve = NVEService(datastores=datastores, validator=Validator(yang), scheduler=scheduler,
                      sinks=(notifications,), dataplane=dataplane)
+    # RFC 8341 NACM: its configuration is in running; the users file's groups count.
+    nacm = build_nacm(yang=yang, schema=schema_tree, datastores=datastores,
+                      external_groups=users.groups_of,
+                      recovery_user=config.nacm_recovery_user,
+                      bootstrap_group=config.nacm_bootstrap_group)
     netconf = NetconfServer(
         yang=yang,
         schema=schema_tree,
@@ -237,8 +243,10 @@ def build_server(
         handlers={**base_handlers(), **tes_handlers(nve)},
         max_message_size=config.max_message_size,
         notifications=notifications,
+        nacm=nacm,
     )
     netconf.add_state_provider(lambda session: [notifications.streams_state()])
+    netconf.add_state_provider(lambda session: [nacm.state()])
     netconf.add_state_provider(nve.state)
     netconf.add_state_provider(nve.nested_state)
 

@@ -10,10 +10,20 @@ The users file is TOML::
     [users.operator]        # no credentials: logs in only through OpenSSH (unix-socket)
     groups = ["operators"]
 
-Passwords are stored as scrypt hashes (RFC 7914) and compared in constant time; there
-is no anonymous access. Repeated failures from one address are slowed down.
+Passwords are stored as scrypt hashes (RFC 7914) and compared in constant time; an
+unknown user, or one without a password, costs the same one scrypt computation, so the
+answer's timing does not tell which accounts exist. Public keys are compared with the
+listed ones; there is no anonymous access. Repeated failures from one source address
+are slowed down (:class:`FailureThrottle`): each attempt from an address with recent
+failures waits ``base * 2**(failures - 1)`` seconds, at most ``cap``, before it is
+checked. The wait holds only that connection's SSH thread, never another client's
+session. Nothing here logs a password.
 
-Public names: :class:`User`, :class:`UserDatabase`, :func:`hash_password`.
+The ``groups`` are the users' NACM groups (RFC 8341 sec. 3.4.2: groups provided by the
+transport layer, used while ``/nacm/enable-external-groups`` is true).
+
+Public names: :class:`User`, :class:`UserDatabase`, :class:`FailureThrottle`,
+:func:`hash_password`, :func:`verify_password`.
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ import os
 import threading
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -62,6 +73,70 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A hash no password matches, made once: what unknown users are checked against."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(base64.b64encode(os.urandom(24)).decode())
+    return _dummy_hash
+
+
+@dataclass
+class FailureThrottle:
+    """Slows down repeated authentication failures, per source address.
+
+    Attributes:
+        base: the wait after one recent failure, in seconds; it doubles with each more.
+        cap: the longest wait.
+        window: failures older than this (seconds since the last one) are forgotten.
+        max_addresses: addresses remembered at most (the oldest are forgotten first), so
+            that many sources cannot grow the table without bound.
+        clock / sleep: time source and wait (tests inject their own).
+    """
+
+    base: float = 0.25
+    cap: float = 8.0
+    window: float = 600.0
+    max_addresses: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _failures: OrderedDict[str, tuple[int, float]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def delay(self, peer: str) -> float:
+        """How long the next attempt from ``peer`` waits."""
+        with self._lock:
+            count, last = self._failures.get(peer, (0, 0.0))
+        if not count or self.clock() - last > self.window:
+            return 0.0
+        return float(min(self.cap, self.base * 2.0 ** min(count - 1, 32)))
+
+    def wait(self, peer: str) -> None:
+        """Hold the caller as long as ``peer``'s recent failures ask."""
+        delay = self.delay(peer)
+        if delay:
+            self.sleep(delay)
+
+    def failed(self, peer: str) -> int:
+        """Count a failure from ``peer``; returns its count of recent failures."""
+        now = self.clock()
+        with self._lock:
+            count, last = self._failures.pop(peer, (0, 0.0))
+            count = count + 1 if now - last <= self.window else 1
+            self._failures[peer] = (count, now)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+        return count
+
+    def succeeded(self, peer: str) -> None:
+        """A login from ``peer`` succeeded: forget its failures."""
+        with self._lock:
+            self._failures.pop(peer, None)
+
+
 @dataclass(frozen=True)
 class User:
     """One account.
@@ -85,13 +160,11 @@ class UserDatabase:
 
     Attributes:
         users: name -> user.
-        failure_delay: seconds added per recent failure from an address (capped at 5 s).
+        throttle: slows down repeated failures per source address.
     """
 
     users: Mapping[str, User]
-    failure_delay: float = 0.2
-    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
 
     @classmethod
     def from_file(cls, path: Path) -> UserDatabase:
@@ -134,21 +207,28 @@ class UserDatabase:
 
     def check_password(self, user: str, password: str, peer: str) -> bool:
         """Verify a password, slowing down repeated failures from ``peer``."""
-        self._throttle(peer)
+        self.throttle.wait(peer)
         account = self.users.get(user)
         stored = account.password_hash if account else None
-        # Hash even for unknown users so timing does not reveal who exists.
-        ok = verify_password(password, stored or hash_password("x", salt=b"0" * 16))
-        ok = ok and stored is not None
-        self._record(peer, ok)
+        # One scrypt computation whoever asks: timing does not reveal who exists.
+        ok = verify_password(password, stored or _dummy()) and stored is not None
+        self._record(peer, ok, user, "password")
         return ok
 
     def check_public_key(self, user: str, key: paramiko.PKey, peer: str) -> bool:
-        """True when ``key`` is among ``user``'s authorized keys."""
+        """True when ``key`` is among ``user``'s authorized keys.
+
+        SSH asks twice for a key that is accepted (the offer, then the signed request
+        after paramiko verified the signature): both are answered the same.
+        """
+        self.throttle.wait(peer)
         account = self.users.get(user)
-        ok = account is not None and (key.get_name(), key.get_base64()) in account.keys
-        if not ok:
-            self._record(peer, False)
+        offered = (key.get_name(), key.get_base64())
+        ok = account is not None and any(
+            name == offered[0] and hmac.compare_digest(blob, offered[1])
+            for name, blob in account.keys
+        )
+        self._record(peer, ok, user, "publickey")
         return ok
 
     def groups_of(self, user: str) -> tuple[str, ...]:
@@ -156,17 +236,11 @@ class UserDatabase:
         account = self.users.get(user)
         return account.groups if account else ()
 
-    def _throttle(self, peer: str) -> None:
-        with self._lock:
-            count, last = self._failures.get(peer, (0, 0.0))
-        if count and time.monotonic() - last < 60:
-            time.sleep(min(5.0, self.failure_delay * count))
-
-    def _record(self, peer: str, ok: bool) -> None:
-        with self._lock:
-            if ok:
-                self._failures.pop(peer, None)
-            else:
-                count, _ = self._failures.get(peer, (0, 0.0))
-                self._failures[peer] = (count + 1, time.monotonic())
-                logger.info("authentication failure %d from %s", count + 1, peer)
+    def _record(self, peer: str, ok: bool, user: str, method: str) -> None:
+        if ok:
+            self.throttle.succeeded(peer)
+            return
+        count = self.throttle.failed(peer)
+        # The user name as typed is logged (repr: no control characters), never a secret.
+        logger.info("%s authentication of %r from %s failed (%d recent failures)",
+                    method, user, peer, count)

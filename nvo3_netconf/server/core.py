@@ -24,6 +24,7 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC, Datastore, TerminationReason
 from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.store import CommitEvent, DatastoreManager, empty_tree
+from nvo3_netconf.nacm import Nacm
 from nvo3_netconf.notifications import (
     NotificationBus,
     SessionIdentity,
@@ -31,7 +32,7 @@ from nvo3_netconf.notifications import (
     session_end,
     session_start,
 )
-from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
+from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler, RPCContext
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
 from nvo3_netconf.scheduler import Scheduler
 from nvo3_netconf.schema import SchemaTree, YangContext
@@ -58,6 +59,8 @@ class NetconfServer:
         max_message_size: largest message accepted from a peer.
         notifications: the notification bus (RFC 5277); the server publishes the RFC 6470
             base notifications on it and ends a session's subscription with the session.
+        nacm: RFC 8341 access control (None: none). The dispatcher checks every
+            operation against it; the operations check their data (``ctx.server.nacm``).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class NetconfServer:
         handlers: dict[tuple[str, str], OperationHandler],
         max_message_size: int,
         notifications: NotificationBus,
+        nacm: Nacm | None = None,
     ) -> None:
         self.yang = yang
         self.schema = schema
@@ -91,8 +95,17 @@ class NetconfServer:
         self._content_id = 1
         self._trim = HeapTrimmer()
         known = {m.namespace for m in yang.modules} | {NS_NC}
-        self.dispatcher = Dispatcher(handlers, server=self, known_namespaces=known)
+        self.nacm = nacm
+        self.dispatcher = Dispatcher(
+            handlers, server=self, known_namespaces=known,
+            access_check=self._check_exec if nacm is not None else None,
+        )
         datastores.add_listener(self._on_commit)
+
+    def _check_exec(self, context: RPCContext, namespace: str, name: str) -> None:
+        """RFC 8341 sec. 3.4.4: may the session's user invoke this operation?"""
+        assert self.nacm is not None
+        self.nacm.access(context.session.user).check_exec(namespace, name)
 
     # ---------------------------------------------------------------- sessions
     def open_session(self, link: Link, user: str, peer: str) -> NetconfSession:

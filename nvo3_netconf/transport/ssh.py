@@ -32,6 +32,8 @@ import paramiko
 logger = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024
+MAX_AUTH_ATTEMPTS = 6
+"""Failed authentication attempts one connection may make before it is closed."""
 CLOSE_GRACE = 2.0
 """Seconds a client may keep an SSH connection without any NETCONF channel."""
 
@@ -155,9 +157,12 @@ SessionFactory = Callable[[ByteLink, PeerInfo], SessionHandler]
 class _ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]  # paramiko is untyped
     """paramiko's per-connection callbacks, forwarding decisions to the Authenticator."""
 
-    def __init__(self, server: SSHServer, peer: tuple[str, int]) -> None:
+    def __init__(self, server: SSHServer, peer: tuple[str, int],
+                 transport: paramiko.Transport | None = None) -> None:
         self._server = server
         self._peer = peer
+        self._transport = transport
+        self._failures = 0
         self.user: str | None = None
 
     def get_allowed_auths(self, username: str) -> str:
@@ -167,17 +172,37 @@ class _ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]  # param
         return cast(int, paramiko.AUTH_FAILED)
 
     def check_auth_password(self, username: str, password: str) -> int:
+        if self._exhausted():
+            return cast(int, paramiko.AUTH_FAILED)
         if self._server.authenticator.check_password(username, password, self._peer[0]):
-            self.user = username
-            return cast(int, paramiko.AUTH_SUCCESSFUL)
+            return self._succeeded(username, "password")
         logger.info("password authentication failed for %r from %s", username, self._peer[0])
-        return cast(int, paramiko.AUTH_FAILED)
+        return self._failed()
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if self._exhausted():
+            return cast(int, paramiko.AUTH_FAILED)
         if self._server.authenticator.check_public_key(username, key, self._peer[0]):
-            self.user = username
-            return cast(int, paramiko.AUTH_SUCCESSFUL)
+            return self._succeeded(username, f"publickey {key.get_name()}")
+        logger.info("publickey authentication failed for %r from %s", username, self._peer[0])
+        return self._failed()
+
+    def _succeeded(self, username: str, method: str) -> int:
+        # A public key is asked about twice (offered, then signed): the user is the one
+        # the transport reports once authentication is complete.
+        self.user = username
+        return cast(int, paramiko.AUTH_SUCCESSFUL)
+
+    def _failed(self) -> int:
+        self._failures += 1
+        if self._failures >= MAX_AUTH_ATTEMPTS and self._transport is not None:
+            logger.info("closing the connection from %s after %d failed attempts",
+                        self._peer[0], self._failures)
+            self._transport.close()
         return cast(int, paramiko.AUTH_FAILED)
+
+    def _exhausted(self) -> bool:
+        return self._failures >= MAX_AUTH_ATTEMPTS
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":
@@ -185,9 +210,14 @@ class _ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]  # param
         return cast(int, paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
-        if name != "netconf" or self.user is None:
+        transport = channel.get_transport()
+        if name != "netconf" or transport is None or not transport.is_authenticated():
             return False
-        peer = PeerInfo(self.user, self._peer[0], self._peer[1])
+        user = transport.get_username()
+        if not user:
+            return False
+        logger.info("netconf session for %r from %s", user, self._peer[0])
+        peer = PeerInfo(user, self._peer[0], self._peer[1])
         self._server._start_session(channel, peer)
         return True
 
@@ -268,7 +298,8 @@ class SSHServer:
                 return
             self._transports.add(transport)
         try:
-            transport.start_server(server=_ServerInterface(self, (addr[0], addr[1])))
+            transport.start_server(
+                server=_ServerInterface(self, (addr[0], addr[1]), transport))
         except (paramiko.SSHException, EOFError, OSError) as error:
             logger.info("SSH negotiation with %s failed: %s", addr[0], error)
             transport.close()

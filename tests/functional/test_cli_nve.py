@@ -18,7 +18,9 @@ from tests.functional.test_protocol import config, item, names
 
 def start_agent(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     users = tmp_path / "users.toml"
-    users.write_text(f'[users.admin]\npassword-hash = "{hash_password(PASSWORD)}"\n')
+    # groups: NACM's bootstrap policy lets the admin group configure a new agent.
+    users.write_text(f'[users.admin]\npassword-hash = "{hash_password(PASSWORD)}"\n'
+                     'groups = ["admin"]\n')
     port_file = tmp_path / "port"
     port_file.unlink(missing_ok=True)
     process = subprocess.Popen(

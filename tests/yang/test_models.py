@@ -65,6 +65,7 @@ def test_own_modules_exist() -> None:
         "nvo3-vm",
         "nvo3-mapping",
         "nvo3-tes",
+        "nvo3-nacm-deviations",
     }
     for path in OWN_MODULES:
         assert path.name.endswith("@2026-11-21.yang"), path.name

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NC
+from nvo3_netconf.constants import NS_NC, Datastore
 from nvo3_netconf.datastore.confirmed import DEFAULT_TIMEOUT
 from nvo3_netconf.errors import InvalidValueError
+from nvo3_netconf.nacm import Access, access_for
 from nvo3_netconf.protocol.dispatch import RPCContext
+from nvo3_netconf.protocol.ops.edit import opaque_errors
 from nvo3_netconf.protocol.xml import child_text, find_child
 
 
@@ -32,14 +34,19 @@ def commit(ctx: RPCContext, op: etree._Element) -> None:
             )
     persist = child_text(op, NS_NC, "persist")
     persist_id = child_text(op, NS_NC, "persist-id")
-    ctx.server.confirmed.commit(
-        session_id=ctx.session.session_id,
-        user=ctx.session.user,
-        confirmed=confirmed,
-        timeout=timeout,
-        persist=persist.strip() if persist is not None else None,
-        persist_id=persist_id.strip() if persist_id is not None else None,
-    )
+    # NACM (RFC 8341): the committer needs write access to what differs in running.
+    access = access_for(ctx)
+    check = access is not None and not access.unrestricted(Access.WRITE)
+    with opaque_errors(ctx, access, Datastore.CANDIDATE):
+        ctx.server.confirmed.commit(
+            session_id=ctx.session.session_id,
+            user=ctx.session.user,
+            confirmed=confirmed,
+            timeout=timeout,
+            persist=persist.strip() if persist is not None else None,
+            persist_id=persist_id.strip() if persist_id is not None else None,
+            authorize=access.check_trees if access is not None and check else None,
+        )
     return None
 
 

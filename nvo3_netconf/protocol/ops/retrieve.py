@@ -1,6 +1,8 @@
 """Retrieval: ``<get>`` and ``<get-config>`` (RFC 6241 sec. 7.1, 7.7).
 
-With subtree and XPath filters (sec. 6, 8.9) and RFC 6243 with-defaults.
+With subtree and XPath filters (sec. 6, 8.9) and RFC 6243 with-defaults. Under NACM
+(RFC 8341 sec. 3.4.5) what the user may not read is removed first, so a filter sees only
+what the user may read and cannot reveal that the rest exists.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from nvo3_netconf.constants import NS_NC, Datastore
+from nvo3_netconf.nacm import access_for
 from nvo3_netconf.protocol.defaults import apply_with_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import Lookup, apply_filter
@@ -35,8 +38,11 @@ def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
     datastores = ctx.server.datastores
+    access = access_for(ctx)
     with datastores.reading(source) as tree:
         view = apply_with_defaults(tree, schema, mode, config_only=True)
+        if access is not None:
+            view = access.prune(view, owned=view is not tree)
         lookup = datastores.entry_lookup(source) if view is tree else None
         return [_filtered(view, flt, schema, lookup)]
 
@@ -47,11 +53,16 @@ def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
     datastores = ctx.server.datastores
+    access = access_for(ctx)
     with datastores.reading(Datastore.RUNNING) as running:
         view = apply_with_defaults(running, schema, mode, config_only=False)
+        if access is not None:
+            view = access.prune(view, owned=view is not running)
         lookup = datastores.entry_lookup(Datastore.RUNNING) if view is running else None
         config_part = _filtered(view, flt, schema, lookup)
     state = ctx.server.operational_tree(ctx.session, flt)
+    if access is not None:
+        state = access.prune(state, owned=True)
     state_part = _filtered(state, flt, schema)
     merge_trees(config_part, state_part, schema.roots)
     return [config_part]

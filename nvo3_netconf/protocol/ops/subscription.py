@@ -22,6 +22,10 @@ Errors, as RFC 5277 names them:
 All are error-type ``protocol``. Notifications start after the ``<ok/>``; the session
 keeps accepting operations meanwhile (the :interleave capability, RFC 5277 sec. 6).
 
+Under NACM each notification, live or replayed, is first authorized for the session's
+user as the configuration stands when it is sent (RFC 8341 sec. 3.4.6); the filter
+then applies to what the user may receive.
+
 Public names: :func:`create_subscription`, :func:`notification_selector`.
 """
 
@@ -29,7 +33,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NC, NS_NOTIF, ErrorType
+from nvo3_netconf.constants import NS_NC, NS_NOTIF, Datastore, ErrorType
+from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.errors import (
     BadElementError,
     InvalidValueError,
@@ -37,6 +42,7 @@ from nvo3_netconf.errors import (
     OperationFailedError,
     UnknownElementError,
 )
+from nvo3_netconf.nacm import Nacm
 from nvo3_netconf.notifications import (
     NETCONF,
     NotificationBus,
@@ -93,6 +99,9 @@ def create_subscription(ctx: RPCContext, op: etree._Element) -> None:
                                    type_=PROTOCOL)
     filter_el = params.get("filter")
     selector = notification_selector(filter_el) if filter_el is not None else None
+    nacm: Nacm | None = getattr(ctx.server, "nacm", None)
+    if nacm is not None:
+        selector = _authorized(nacm, session.user, ctx.server.datastores, selector)
     try:
         subscription = bus.subscribe(session.session_id, session, stream=name,
                                      selector=selector, start_time=start, stop_time=stop)
@@ -130,6 +139,20 @@ def notification_selector(filter_el: etree._Element) -> Selector:
             if isinstance(child.tag, str):
                 return child
         return None
+
+    return select
+
+
+def _authorized(nacm: Nacm, user: str, datastores: DatastoreManager,
+                then: Selector | None) -> Selector:
+    """A selector sending only what ``user`` may receive, then applying ``then``."""
+
+    def select(content: etree._Element) -> etree._Element | None:
+        allowed = nacm.access(user).filter_notification(
+            content, running=lambda: datastores.reading(Datastore.RUNNING))
+        if allowed is None:
+            return None
+        return then(allowed) if then is not None else allowed
 
     return select
 
