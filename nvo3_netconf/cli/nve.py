@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="network namespace the linux data plane programs")
     serve.add_argument("--dataplane-underlay-interface", metavar="IFNAME",
                        help="underlay interface VXLAN devices are bound to")
+    serve.add_argument("--nacm-recovery-user", metavar="USER",
+                       help="the user NACM does not apply to (RFC 8341 sec. 3.6.1)")
+    serve.add_argument("--nacm-bootstrap-group", metavar="GROUP",
+                       help='may do everything while no NACM rule-list exists '
+                            '(default admin; "" for none)')
     serve.add_argument("--port-file", type=Path,
                        help="write the bound port here once listening (for scripts)")
     hashing = commands.add_parser("hash-password", help="hash a password for the users file")
@@ -90,6 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
         "dataplane": args.dataplane,
         "dataplane_netns": args.dataplane_netns,
         "dataplane_underlay_interface": args.dataplane_underlay_interface,
+        "nacm_recovery_user": args.nacm_recovery_user,
+        "nacm_bootstrap_group": args.nacm_bootstrap_group,
     }
     base = (ServerConfig.from_toml(args.config) if args.config else ServerConfig())
     config = base.with_overrides(**_env_overrides()).with_overrides(**flags)

@@ -719,6 +719,8 @@ class UserAccess:
         if not self._notification_allowed(content, qname, module, snode):
             self.nacm.count("denied_notifications")
             return None
+        if self.unrestricted(Access.READ):
+            return content
         if qname == (NS_NC_NOTIFICATIONS, "netconf-config-change") and running is not None:
             edits = content.findall(f"{{{NS_NC_NOTIFICATIONS}}}edit")
             if edits:

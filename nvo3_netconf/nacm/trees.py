@@ -99,19 +99,25 @@ def resolve_path(tree: Element, path: NodePath) -> tuple[list[Element], set[Elem
         if current is not None:
             found = next((c for c in current.iterchildren(tag) if matches_step(c, step)), None)
         if found is None:
-            found = etree.Element(tag)
-            for predicate in step.predicates:
-                if predicate.name is None and predicate.position is None:
-                    found.text = predicate.value
-                elif predicate.name is not None and predicate.value is not None:
-                    etree.SubElement(found, f"{{{predicate.namespace}}}{predicate.name}"
-                                     ).text = predicate.value
+            found = _stand_in(step)
             synthetic.add(found)
             current = None
         else:
             current = found
         chain.append(found)
     return chain, synthetic
+
+
+def _stand_in(step: Step) -> Element:
+    """A detached element holding what a path step's predicates say of a node."""
+    element = etree.Element(f"{{{step.namespace}}}{step.name}")
+    for predicate in step.predicates:
+        if predicate.name is None and predicate.position is None:
+            element.text = predicate.value
+        elif predicate.name is not None and predicate.value is not None:
+            etree.SubElement(element, f"{{{predicate.namespace}}}{predicate.name}"
+                             ).text = predicate.value
+    return element
 
 
 def synthetic_values(synthetic: set[Element]) -> Values:
@@ -129,14 +135,18 @@ class OldValues:
     """Values as they were before an edit applied in place (for old-state checks).
 
     The edit's changes say what each changed leaf held and which leaves it created;
-    everything else in the tree is as it was.
+    everything else in the tree is as it was. An ancestor of a deleted node that is no
+    longer in the tree (a non-presence container the edit emptied and removed) is
+    stood in for by an element holding what the path says of it, its other values
+    unknown.
     """
 
     def __init__(self, tree: Element, changes: Sequence[Change]) -> None:
         self._tree = tree
         self._created: set[Element] = set()
         self._old: dict[tuple[Element, str], list[str]] = {}
-        self._paths: dict[tuple[Step, ...], Element | None] = {}
+        self._paths: dict[tuple[Step, ...], Element] = {}
+        self._stand_ins: set[Element] = set()
         for change in changes:
             if change.operation is ChangeOp.CREATE and change.new is not None:
                 self._created.add(change.new)
@@ -153,10 +163,13 @@ class OldValues:
                         self._old.setdefault((parents[-1], str(change.old.tag)), []).append(
                             change.old.text or "")
 
-    def values(self, element: Element, tag: str) -> list[str]:
+    def values(self, element: Element, tag: str) -> list[str] | None:
         """The values of the children ``tag`` of ``element`` before the edit."""
         found = [(c.text or "") for c in element.iterchildren(tag) if c not in self._created]
-        return found + self._old.get((element, tag), [])
+        found += self._old.get((element, tag), [])
+        if not found and element in self._stand_ins:
+            return None
+        return found
 
     def parents(self, change: Change) -> list[Element]:
         """The live ancestors of a deleted node (found by its path)."""
@@ -165,19 +178,19 @@ class OldValues:
         except PathError:
             return []
         chain: list[Element] = []
-        current: Element | None = self._tree
+        current = self._tree
         for index, step in enumerate(path.steps[:-1]):
             key = path.steps[: index + 1]
-            if key in self._paths:
-                found = self._paths[key]
-            else:
-                tag = f"{{{step.namespace}}}{step.name}"
-                assert current is not None
-                found = next((c for c in current.iterchildren(tag) if matches_step(c, step)),
-                             None)
-                self._paths[key] = found
+            found = self._paths.get(key)
             if found is None:
-                return chain
+                tag = f"{{{step.namespace}}}{step.name}"
+                if current not in self._stand_ins:
+                    found = next((c for c in current.iterchildren(tag)
+                                  if matches_step(c, step)), None)
+                if found is None:
+                    found = _stand_in(step)
+                    self._stand_ins.add(found)
+                self._paths[key] = found
             chain.append(found)
             current = found
         return chain

@@ -482,3 +482,57 @@ def test_config_change_keeps_only_readable_edits(datastores: DatastoreManager,
 
 def test_rpc_error_is_an_rpc_error() -> None:
     assert issubclass(AccessDeniedError, RPCError)
+
+
+def test_first_entry_creates_its_container_without_a_rule_for_it(
+        yang: YangContext, schema: SchemaTree, tenant: Nacm) -> None:
+    """A non-presence container has no data of its own: creating /vms needs no rule."""
+    empty = DatastoreManager(validator=Validator(yang), schema=schema)
+    base = example_config()
+    for element in base.findall(f"{{{VM}}}vms") + base.findall(f"{{{VM}}}vm-groups"):
+        base.remove(element)
+    empty.edit(Datastore.RUNNING, base, session_id=1)
+    write(empty, tenant, "alice", vm_edit(NEW_VM, "alice"))
+    write(empty, tenant, "alice", vm_edit(NEW_VM, "alice", op="delete"))
+    with empty.reading(Datastore.RUNNING) as tree:
+        assert tree.find(f"{{{VM}}}vms") is None
+
+
+def test_broken_rules_never_open_access(datastores: DatastoreManager,
+                                        schema: SchemaTree) -> None:
+    config = nacm_xml(rule_list(
+        "b", "g",
+        rule("bad-permit", "permit", path="/vm:vms/vm:vm[vm:tenant="),
+        rule("bad-deny", "deny", module="nvo3-vn", path="/nosuch:x"),
+    ), write_default="permit")
+    user = make_nacm(schema, config, groups={"u": ("g",)}).access("u")
+    with datastores.reading(Datastore.RUNNING) as tree:
+        view = user.prune(tree, owned=False)
+    assert view.find(f"{{{VN}}}vn-instances") is None  # the whole module is denied
+    assert view.find(f"{{{VM}}}vms") is not None       # the bad permit changed nothing
+    with pytest.raises(AccessDeniedError):
+        write(datastores, make_nacm(schema, config, groups={"u": ("g",)}), "u",
+              edit(f'<tenants xmlns="{VN}"><tenant><tenant-id>carol</tenant-id></tenant>'
+                   "</tenants>"))
+
+
+def test_moving_an_ordered_entry_needs_update(datastores: DatastoreManager,
+                                              schema: SchemaTree) -> None:
+    both = rule_list("one", "x", rule("r", "permit", ops="read")) + \
+        rule_list("two", "x", rule("r", "permit", ops="read"))
+    datastores.edit(Datastore.RUNNING, edit(
+        f'<nacm xmlns="{N}">{both}</nacm>'), session_id=1)
+    move = edit(f'<nacm xmlns="{N}" xmlns:yang="urn:ietf:params:xml:ns:yang:1">'
+                '<rule-list yang:insert="first"><name>two</name></rule-list></nacm>')
+    creators = make_nacm(schema, nacm_xml(rule_list(
+        "sec", "sec", rule("policy", "permit", ops="create read", module="ietf-netconf-acm"))),
+        groups={"ann": ("sec",)})
+    with pytest.raises(AccessDeniedError):
+        write(datastores, creators, "ann", copy.deepcopy(move))
+    updaters = make_nacm(schema, nacm_xml(rule_list(
+        "sec", "sec", rule("policy", "permit", ops="update", module="ietf-netconf-acm"))),
+        groups={"ann": ("sec",)})
+    write(datastores, updaters, "ann", move)
+    with datastores.reading(Datastore.RUNNING) as tree:
+        assert [e.text for e in tree.iterfind(f"{{{N}}}nacm/{{{N}}}rule-list/{{{N}}}name")] \
+            == ["two", "one"]
