@@ -47,7 +47,9 @@ CAP_XPATH = "urn:ietf:params:netconf:capability:xpath:1.0"
 CAP_NOTIFICATION = "urn:ietf:params:netconf:capability:notification:1.0"
 CAP_INTERLEAVE = "urn:ietf:params:netconf:capability:interleave:1.0"
 CAP_WITH_DEFAULTS = "urn:ietf:params:netconf:capability:with-defaults:1.0"
-CAP_YANG_LIBRARY = "urn:ietf:params:netconf:capability:yang-library:1.1"
+# RFC 7950 sec. 5.6.4: announced with ?revision=...&module-set-id=... by a server that is
+# not an NMDA server (the :1.1 capability of RFC 8526 is for those).
+CAP_YANG_LIBRARY = "urn:ietf:params:netconf:capability:yang-library:1.0"
 
 
 class Datastore(StrEnum):

@@ -14,6 +14,7 @@ loaded in :meth:`YangContext.load`, before the context is shared.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,13 @@ SERVER_FEATURES: dict[str, tuple[str, ...]] = {
         "validate", "startup", "xpath",
     ),
 }
+
+#: libyang's own module ``yang`` (the metadata of its diff format) is no module the agent
+#: serves: its text is not valid YANG 1.0 (``empty`` in a union, which pyang refuses) and
+#: none of its data can occur. The hello, the YANG library, the RFC 6022 schema list and
+#: ``<get-schema>`` leave it out; the ``insert``/``key``/``value`` attributes of its
+#: namespace are RFC 7950's own (sec. 7.8.6) and need no module.
+INTERNAL_MODULES: frozenset[str] = frozenset({"yang"})
 
 _FILE_LOCATION = re.compile(r"\s*<(schema|location)>file://[^<]*</\1>")
 _FILE_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.-]*?)(@(?P<rev>\d{4}-\d{2}-\d{2}))?\.yang$")
@@ -96,6 +104,11 @@ class YangContext:
         self.search_dirs: tuple[Path, ...] = tuple(search_dirs)
         self._modules = self._collect_modules()
         self._namespaces = {m.namespace: m for m in self._modules if m.implemented}
+        digest = hashlib.sha256()
+        for info in sorted(self._modules, key=lambda m: (m.name, m.revision)):
+            digest.update(repr((info.name, info.revision, info.implemented,
+                                sorted(info.features))).encode())
+        self._content_id = digest.hexdigest()[:16]
 
     @classmethod
     def load(
@@ -179,9 +192,23 @@ class YangContext:
         return self._ctx
 
     @property
+    def content_id(self) -> str:
+        """The YANG library's ``content-id`` / ``module-set-id`` (RFC 8525, RFC 7895).
+
+        A digest of the module set (names, revisions, features, conformance): the same
+        modules give the same id across restarts, so clients may cache what they learnt.
+        """
+        return self._content_id
+
+    @property
     def modules(self) -> tuple[ModuleInfo, ...]:
         """Every module in the context, implemented or import-only."""
         return self._modules
+
+    @property
+    def served_modules(self) -> tuple[ModuleInfo, ...]:
+        """The modules clients learn of (every module but :data:`INTERNAL_MODULES`)."""
+        return tuple(m for m in self._modules if m.name not in INTERNAL_MODULES)
 
     def module_by_namespace(self, namespace: str) -> ModuleInfo | None:
         """The implemented module owning ``namespace``, or None."""
@@ -208,7 +235,7 @@ class YangContext:
             KeyError: no such module or revision.
         """
         info = self.module(name)
-        if info is None or (revision and revision != info.revision):
+        if info is None or name in INTERNAL_MODULES or (revision and revision != info.revision):
             raise KeyError(name if not revision else f"{name}@{revision}")
         if info.filepath and Path(info.filepath).is_file():
             return Path(info.filepath).read_text(encoding="utf-8")
@@ -231,6 +258,17 @@ class YangContext:
         """
         data = self._ctx.get_yanglib_data(content_id)
         try:
+            internal = [
+                node
+                for name in sorted(INTERNAL_MODULES)
+                for path in (
+                    f"/ietf-yang-library:yang-library/module-set/module[name='{name}']",
+                    f"/ietf-yang-library:modules-state/module[name='{name}']",
+                )
+                for node in data.find_all(path)
+            ]
+            for node in internal:
+                node.free(with_siblings=False)
             text = str(data.print_mem("xml", with_siblings=True))
         finally:
             data.free()

@@ -25,6 +25,7 @@ from nvo3_netconf.constants import (
     CAP_WITH_DEFAULTS,
     CAP_WRITABLE_RUNNING,
     CAP_XPATH,
+    CAP_YANG_LIBRARY,
     NS_MONITORING,
     NS_NC,
     NS_NOTIF,
@@ -100,7 +101,15 @@ def tes_handlers(nve: NVEService) -> dict[tuple[str, str], OperationHandler]:
 
 
 def capabilities_for(yang: YangContext) -> list[str]:
-    """The hello capabilities: protocol ones plus a module URI per module (RFC 7950 5.6.4)."""
+    """The hello capabilities: protocol ones, the YANG library and a URI per module.
+
+    RFC 7950 sec. 5.6.4: the ``yang-library:1.0`` capability tells clients that
+    ``/modules-state`` lists every module, import-only ones included (which the module
+    URIs, one per implemented module, leave out); its ``module-set-id`` changes with the
+    module set.
+    """
+    library = yang.module("ietf-yang-library")
+    assert library is not None  # one of the SERVER_MODULES, always loaded
     caps = [
         CAP_BASE_10,
         CAP_BASE_11,
@@ -117,9 +126,10 @@ def capabilities_for(yang: YangContext) -> list[str]:
         # Sessions keep accepting operations while subscribed (RFC 5277 sec. 6).
         CAP_INTERLEAVE,
         f"{CAP_WITH_DEFAULTS}?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
+        f"{CAP_YANG_LIBRARY}?revision={library.revision}&module-set-id={yang.content_id}",
     ]
-    for module in yang.modules:
-        if not module.implemented or module.name in ("yang", "ietf-yang-schema-mount"):
+    for module in yang.served_modules:
+        if not module.implemented or module.name == "ietf-yang-schema-mount":
             continue
         uri = f"{module.namespace}?module={module.name}"
         if module.revision:

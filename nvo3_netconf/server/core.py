@@ -92,7 +92,6 @@ class NetconfServer:
         self._state_providers: list[StateProvider] = []
         self._lock_times: dict[Datastore, float] = {}
         self.counters = {"in-sessions": 0, "dropped-sessions": 0, "in-bad-hellos": 0}
-        self._content_id = 1
         self._trim = HeapTrimmer()
         known = {m.namespace for m in yang.modules} | {NS_NC}
         self.nacm = nacm
@@ -187,7 +186,7 @@ class NetconfServer:
         tree = empty_tree()
         tree.append(self._monitoring())
         for element in etree.fromstring(
-            f"<x>{self.yang.yang_library_xml(str(self._content_id))}</x>"
+            f"<x>{self.yang.yang_library_xml(self.yang.content_id)}</x>"
         ):
             tree.append(element)
         for provider in self._state_providers:
@@ -207,7 +206,7 @@ class NetconfServer:
             capabilities=self.capabilities,
             locks=locks,
             lock_times=self._lock_times,
-            modules=[m for m in self.yang.modules if m.implemented or m.filepath],
+            modules=self.yang.served_modules,
             sessions=sessions,
             start_time=self.start_time,
             counters=counters,

@@ -44,8 +44,8 @@ def netconf_state(
         leaf(store, "name", datastore.value)
         holder = locks.get(datastore)
         if holder is not None:
-            lock = etree.SubElement(store, m + "locks")
-            etree.SubElement(lock, m + "global-lock")
+            # RFC 6022: the lock-info leaves sit inside the case's container.
+            lock = etree.SubElement(etree.SubElement(store, m + "locks"), m + "global-lock")
             leaf(lock, "locked-by-session", holder)
             leaf(lock, "locked-time", _timestamp(lock_times.get(datastore, start_time)))
     schemas = etree.SubElement(root, m + "schemas")

@@ -88,3 +88,29 @@ def test_vn_of_another_tenant_is_refused_by_the_model(connect) -> None:
     assert info.value.app_tag is not None
     assert "another tenant" in info.value.message
     assert "/vnic[mac=" in info.value.path
+
+
+def test_get_filter_on_a_config_leaf_keeps_the_state_beside_it(connect) -> None:
+    """<get> filters configuration and state together (RFC 6241 sec. 7.7).
+
+    A predicate or content match on ``vnid`` (configuration) selects the VN's ``state``
+    too; netconf-console2 and yangcli found it missing.
+    """
+    m = connect()
+    m.edit_config(target="running", config=vn_config("e:vxlan"))
+    x = {"vn": VN}
+    for flt in (("xpath", ({"vn": VN}, "/vn:vn-instances/vn:vn-instance[vn:vnid=100]")),
+                ("subtree", f'<vn-instances xmlns="{VN}"><vn-instance><vnid>100</vnid>'
+                            "</vn-instance></vn-instances>")):
+        data = m.get(filter=flt).data_ele
+        assert data.xpath("//vn:vn-instance/vn:name/text()", namespaces=x) == ["blue"]
+        assert data.xpath("//vn:vn-instance/vn:state/vn:oper-status/text()",
+                          namespaces=x) == ["up"], flt[0]
+    # A match on state selects the configuration beside it; a miss selects nothing.
+    data = m.get(filter=("xpath", ({"vn": VN},
+                                   "/vn:vn-instances/vn:vn-instance[vn:state/vn:vm-count=0]"))
+                 ).data_ele
+    assert data.xpath("//vn:vn-instance/vn:vnid/text()", namespaces=x) == ["100"]
+    data = m.get(filter=("xpath", ({"vn": VN}, "/vn:vn-instances/vn:vn-instance[vn:vnid=7]"))
+                 ).data_ele
+    assert len(data) == 0

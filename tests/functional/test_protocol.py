@@ -188,9 +188,26 @@ def test_get_reports_monitoring_state(connect) -> None:
     mon = {"m": "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"}
     sessions = root.xpath("//m:session/m:session-id/text()", namespaces=mon)
     assert m.session_id in sessions
-    assert root.xpath("//m:datastore[m:name='candidate']/m:locks/m:locked-by-session/text()",
-                      namespaces=mon) == [m.session_id]
+    assert root.xpath("//m:datastore[m:name='candidate']/m:locks/m:global-lock"
+                      "/m:locked-by-session/text()", namespaces=mon) == [m.session_id]
     assert "nvo3-test" in root.xpath("//m:schema/m:identifier/text()", namespaces=mon)
+
+
+def test_get_output_is_valid_against_the_served_modules(connect, agent) -> None:
+    """All of <get> (config, NVE state, netconf-state with a lock, YANG library) is valid.
+
+    yangcli found the RFC 6022 lock leaves outside their ``global-lock`` container.
+    """
+    m = connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    m.lock(target="candidate")
+    data = m.get().data_ele
+    xml = "".join(etree.tostring(child, encoding="unicode") for child in data)
+    assert "locked-by-session" in xml
+    tree = agent.server.netconf.yang.libyang.parse_data_mem(
+        xml, "xml", strict=True, validate_present=True)
+    assert tree is not None
+    tree.free()
 
 
 def test_get_schema_returns_module_text(connect) -> None:
@@ -199,6 +216,43 @@ def test_get_schema_returns_module_text(connect) -> None:
     assert reply.data.startswith("module nvo3-test")
     with pytest.raises(NcRPCError) as info:
         m.get_schema("no-such-module")
+    assert info.value.tag == "invalid-value"
+
+
+def test_yang_library_capability_and_schema_list_name_every_module(connect) -> None:
+    """RFC 7950 sec. 5.6.4: clients (yangcli) learn import-only modules from /modules-state.
+
+    The hello carries yang-library:1.0 with the module-set-id of /modules-state; the
+    RFC 6022 schema list names the same modules, import-only ones (ietf-inet-types)
+    included; libyang's internal module ``yang`` is in neither and not served.
+    """
+    m = connect()
+    lib = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+    mon = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+    caps = [c for c in m.server_capabilities
+            if c.startswith("urn:ietf:params:netconf:capability:yang-library:1.0?")]
+    assert len(caps) == 1
+    params = dict(p.split("=", 1) for p in caps[0].split("?", 1)[1].split("&"))
+    assert params["revision"] == "2019-01-04"
+    root = etree.fromstring(m.get(filter=("subtree",
+        f'<modules-state xmlns="{lib}"/>')).xml.encode())
+    x = {"l": lib, "m": mon}
+    assert root.xpath("string(//l:modules-state/l:module-set-id)", namespaces=x) \
+        == params["module-set-id"]
+    library = {(e.findtext(f"{{{lib}}}name"), e.findtext(f"{{{lib}}}revision"))
+               for e in root.xpath("//l:modules-state/l:module", namespaces=x)}
+    assert ("ietf-inet-types", "2013-07-15") in library
+    assert ("nvo3-test", "2026-11-21") in library
+    assert "yang" not in {name for name, _ in library}
+    root = etree.fromstring(m.get(filter=("subtree",
+        f'<netconf-state xmlns="{mon}"><schemas/></netconf-state>')).xml.encode())
+    schemas = {(e.findtext(f"{{{mon}}}identifier"), e.findtext(f"{{{mon}}}version"))
+               for e in root.xpath("//m:schema", namespaces=x)}
+    assert schemas == library
+    assert m.get_schema("ietf-inet-types", version="2013-07-15").data.startswith(
+        "module ietf-inet-types")
+    with pytest.raises(NcRPCError) as info:
+        m.get_schema("yang")
     assert info.value.tag == "invalid-value"
 
 

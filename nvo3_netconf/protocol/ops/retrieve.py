@@ -7,6 +7,7 @@ what the user may read and cannot reveal that the rest exists.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from lxml import etree
@@ -48,23 +49,40 @@ def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
-    """``<get>``: running configuration and state data, filtered."""
+    """``<get>``: running configuration and state data, filtered.
+
+    The filter selects from configuration and state together (RFC 6241 sec. 7.7): a
+    predicate or content match on a configuration leaf also selects the state beside
+    it. So the top-level nodes holding both (``/vn:vn-instances``, ``/nve:nve``...) are
+    merged before they are filtered; the others are filtered apart, the configuration
+    ones with the datastore's index.
+    """
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
     datastores = ctx.server.datastores
     access = access_for(ctx)
+    state = ctx.server.operational_tree(ctx.session, flt)
+    if access is not None:
+        state = access.prune(state, owned=True)
+    stateful = {_identity(child, schema.roots) for child in state if isinstance(child.tag, str)}
     with datastores.reading(Datastore.RUNNING) as running:
         view = apply_with_defaults(running, schema, mode, config_only=False)
         if access is not None:
             view = access.prune(view, owned=view is not running)
         lookup = datastores.entry_lookup(Datastore.RUNNING) if view is running else None
         config_part = _filtered(view, flt, schema, lookup)
-    state = ctx.server.operational_tree(ctx.session, flt)
-    if access is not None:
-        state = access.prune(state, owned=True)
-    state_part = _filtered(state, flt, schema)
-    merge_trees(config_part, state_part, schema.roots)
+        both = [child for child in view
+                if isinstance(child.tag, str) and _identity(child, schema.roots) in stateful]
+        combined = etree.Element(f"{{{NS_NC}}}data")
+        combined.extend(copy.deepcopy(child) for child in both)
+    if both:
+        shared = {_identity(child, schema.roots) for child in both}
+        for child in list(config_part):
+            if isinstance(child.tag, str) and _identity(child, schema.roots) in shared:
+                config_part.remove(child)
+    merge_trees(combined, state, schema.roots)
+    merge_trees(config_part, _filtered(combined, flt, schema), schema.roots)
     return [config_part]
 
 
