@@ -558,6 +558,54 @@ class UserAccess:
         return self.chain_readable(chain, synthetic_values(synthetic))
 
     # ------------------------------------------------------------------- write
+    def check_request(self, tree: Element, config: Element) -> None:
+        """Refuse an edit that names a node the user may not read.
+
+        An edit that changes nothing still answers: a merge of a hidden node's own
+        values succeeds where one of other values is refused. So every node an
+        ``<edit-config>``'s ``<config>`` names must be readable: as it is in ``tree``
+        if it exists, else as the request describes it (values it does not give are
+        unknown, and a permit rule never rests on unknown data). Deleting a node that
+        does not exist is then refused as deleting a hidden one is: nothing tells them
+        apart.
+
+        Raises:
+            AccessDeniedError: (application) such a node is named; counted as a denied
+                data write.
+        """
+        if self.unrestricted(Access.READ):
+            return
+        indexes: dict[tuple[Element, str], dict[object, Element]] = {}
+        requested: set[Element] = set()
+        values = _request_values(requested)
+
+        def visit(request: Element, data: Element | None,
+                  nodes: Mapping[QName, SchemaNode], candidates: Candidates) -> None:
+            for item in request:
+                if not isinstance(item.tag, str):
+                    continue
+                qname = split_tag(item.tag)
+                snode = nodes.get(qname)
+                if snode is None:
+                    continue  # not in the schema: the edit engine refuses it
+                found = _existing(data, item, snode, indexes) if data is not None else None
+                if found is None:
+                    requested.add(item)
+                element = found if found is not None else item
+                below = self._advance(candidates, qname, element, values)
+                if not _is_np_container(snode) and not self._verdict(Access.READ, snode,
+                                                                     below):
+                    self.nacm.count("denied_data_writes")
+                    logger.info("NACM: %s named %s, which they may not read", self.user,
+                                snode.path)
+                    raise AccessDeniedError(
+                        "Access denied: the request names configuration you may not "
+                        "change; nothing was changed.", type_=ErrorType.APPLICATION)
+                if snode.kind not in _LEAVES:
+                    visit(item, found, snode.children, below)
+
+        visit(config, tree, self.nacm.schema.roots, self._data_rules)
+
     def check_changes(self, tree: Element, changes: Sequence[Change]) -> None:
         """Check an edit's changes, applied in place to ``tree`` (RFC 8341 sec. 3.4.5).
 
@@ -762,3 +810,41 @@ class UserAccess:
         if snode is not None and snode.nacm_default_deny == "all":
             return False
         return self.config.read_default
+
+
+def _request_values(requested: set[Element]) -> Values:
+    """Values of a mix of data and request elements: what a request omits is unknown."""
+
+    def values(element: Element, tag: str) -> list[str] | None:
+        found = plain_values(element, tag)
+        if element in requested and not found:
+            return None
+        return found
+
+    return values
+
+
+def _existing(parent: Element, item: Element, snode: SchemaNode,
+              indexes: dict[tuple[Element, str], dict[object, Element]]) -> Element | None:
+    """The data node an edit's element names under ``parent``, if it exists."""
+    tag = str(item.tag)
+    if snode.kind is NodeKind.LIST and snode.keys:
+        key: object = tuple((item.findtext(f"{{{snode.namespace}}}{k}") or "").strip()
+                            for k in snode.keys)
+    elif snode.kind is NodeKind.LEAF_LIST:
+        key = (item.text or "").strip()
+    else:
+        return parent.find(tag)
+    index = indexes.get((parent, tag))
+    if index is None:
+        index = {}
+        for child in parent.iterchildren(tag):
+            if snode.kind is NodeKind.LIST:
+                own: object = tuple(
+                    (child.findtext(f"{{{snode.namespace}}}{k}") or "").strip()
+                    for k in snode.keys)
+            else:
+                own = (child.text or "").strip()
+            index.setdefault(own, child)
+        indexes[(parent, tag)] = index
+    return index.get(key)

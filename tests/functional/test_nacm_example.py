@@ -228,6 +228,10 @@ def test_tenant_operator_changes_only_its_own_vms(
         f'<vm nc:operation="delete"><vm-id>{BOB_VM}</vm-id></vm>',
         f"<vm><vm-id>{BOB_VM}</vm-id><tenant>alice</tenant></vm>",
         f'<vm nc:operation="delete"><vm-id>{BOB_VM[:-1]}8</vm-id></vm>',  # no such VM
+        # a merge that would change nothing must not tell either
+        f"<vm><vm-id>{BOB_VM}</vm-id><tenant>bob</tenant></vm>",
+        f'<vm nc:operation="remove"><vm-id>{BOB_VM}</vm-id></vm>',
+        f'<vm nc:operation="remove"><vm-id>{BOB_VM[:-1]}8</vm-id></vm>',
     ):
         error = denied(lambda body=body: m.edit_config(
             target="running", config=config(f'<vms xmlns="{VM}">{body}</vms>')))

@@ -536,3 +536,22 @@ def test_moving_an_ordered_entry_needs_update(datastores: DatastoreManager,
     with datastores.reading(Datastore.RUNNING) as tree:
         assert [e.text for e in tree.iterfind(f"{{{N}}}nacm/{{{N}}}rule-list/{{{N}}}name")] \
             == ["two", "one"]
+
+
+def test_an_edit_may_not_name_what_the_user_may_not_read(datastores: DatastoreManager,
+                                                         tenant: Nacm) -> None:
+    alice = tenant.access("alice")
+    other = bob_vm(datastores)
+    with datastores.reading(Datastore.RUNNING) as tree:
+        alice.check_request(tree, vm_edit(ALICE_VM, "alice"))       # hers, unchanged
+        alice.check_request(tree, vm_edit(NEW_VM, "alice"))         # a new one of hers
+        for config in (vm_edit(other, "bob"),                       # no-op merge
+                       vm_edit(NEW_VM, "bob"),                      # a new one of bob's
+                       edit(f'<vms xmlns="{VM}"><vm nc:operation="remove">'  # tenant
+                            "<vm-id>no-such-vm</vm-id></vm></vms>"),            # unknown
+                       edit('<nve xmlns="urn:nvo3-netconf:yang:nvo3-nve">'
+                            "<nve-id>nve1</nve-id></nve>")):
+            with pytest.raises(AccessDeniedError) as info:
+                alice.check_request(tree, config)
+            assert info.value.path is None
+    assert tenant.counters.denied_data_writes == 4

@@ -46,6 +46,11 @@ def edit_config(ctx: RPCContext, op: etree._Element) -> None:
     config = required_child(op, "config")
     access = access_for(ctx)
     restricted = access is not None and not access.unrestricted(Access.WRITE)
+    if access is not None:
+        # Nodes the edit names must be readable, even if it leaves them as they are.
+        # (Checked apart from the edit: its listeners must run without the lock.)
+        with ctx.server.datastores.reading(target) as tree:
+            access.check_request(tree, config)
     with opaque_errors(ctx, access, target):
         ctx.server.datastores.edit(
             target,
