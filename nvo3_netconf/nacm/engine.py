@@ -13,6 +13,7 @@ bootstrap policy and the ``denied-*`` counters. For each request it hands out a
 - :meth:`UserAccess.check_changes` (an edit-config's typed change list) and
   :meth:`UserAccess.check_trees` (copy-config, commit, delete-config: the difference
   between two datastore contents): create, update and delete access, per node;
+  :meth:`UserAccess.check_request`: an edit names only nodes the user may read;
 - :meth:`UserAccess.filter_notification`: outgoing notification authorization
   (sec. 3.4.6).
 
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NACM, NS_NC, ErrorType
+from nvo3_netconf.constants import NS_NACM, NS_NC, NS_NC_NOTIFICATIONS, ErrorType
 from nvo3_netconf.datastore.changes import Change, ChangeOp
 from nvo3_netconf.errors import AccessDeniedError
 from nvo3_netconf.nacm.rules import (
@@ -79,7 +80,6 @@ logger = logging.getLogger(__name__)
 Element = etree._Element
 QName = tuple[str, str]
 
-NS_NC_NOTIFICATIONS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 _LEAVES = (NodeKind.LEAF, NodeKind.LEAF_LIST, NodeKind.ANYXML, NodeKind.ANYDATA)
 _ALWAYS_ALLOWED = {(NS_NC, "close-session")}
 _DEFAULT_DENIED = {(NS_NC, "kill-session"), (NS_NC, "delete-config")}
@@ -122,9 +122,8 @@ class Nacm:
     Args:
         schema: the schema view (data, rpc and notification nodes).
         read_config: returns the ``/nacm`` element of running (a private copy), or None.
-        modules: module name (and module prefix) -> namespace, to resolve rule paths.
-        rpc_modules: ``(namespace, rpc name)`` -> defining module, for rpcs outside
-            ``schema`` (none usually); the namespace's module is used otherwise.
+        modules: module name (and module prefix) -> namespace, to resolve rule paths;
+            an rpc outside ``schema`` belongs to the module of its namespace.
         external_groups: user name -> the groups the users file gives them.
         recovery_user: the user whose sessions bypass NACM (RFC 8341 sec. 3.6.1).
         bootstrap_group: the group allowed everything while no rule-list is configured
