@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from nvo3_netconf.constants import Datastore
 from nvo3_netconf.director.adopt import adopt
@@ -45,6 +45,9 @@ from nvo3_netconf.tes.events import Event, VMAgedOut, VMStateChanged
 __all__ = ["ApplyOutcome", "Director"]
 
 logger = logging.getLogger(__name__)
+
+_CLOCK_SLACK: Final = 1.0
+"""Seconds of clock difference tolerated between the director and its NVEs."""
 
 
 @dataclass
@@ -263,8 +266,8 @@ class Director:
         and neither do those about a VM the coordinator is migrating (it moves it).
         """
         vm = getattr(event, "vm", None)
-        if vm is not None and vm.vm_id in {m.vm_id for m in self.migrations.active()}:
-            logger.info("%s: %s about VM %s, which is being migrated: left to the "
+        if vm is not None and self._during_migration(vm.vm_id, event):
+            logger.info("%s: %s about VM %s, signalled during its migration: left to the "
                         "coordinator", nve, event.name, vm.vm_id)
             return False
         if isinstance(event, VMStateChanged):
@@ -274,6 +277,17 @@ class Director:
         if isinstance(event, VMAgedOut):
             return self._record(nve, event.vm.vm_id, "aged-out", event.tenant, event.vns,
                                 event.tes_identity)
+        return False
+
+    def _during_migration(self, vm_id: str, event: Event) -> bool:
+        """The VM is being migrated, or the event happened while it was (a late one)."""
+        when = event.event_time.timestamp()
+        for m in self.migrations.all():
+            if m.vm_id != vm_id:
+                continue
+            if not m.phase.final or m.started - _CLOCK_SLACK <= when <= (
+                    m.updated + _CLOCK_SLACK):
+                return True
         return False
 
     def _record(self, nve: str, vm_id: str, state: str, tenant: str | None,
