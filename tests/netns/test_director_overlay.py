@@ -18,13 +18,23 @@ from dataclasses import dataclass
 
 import pytest
 
+from nvo3_netconf.constants import NS_ACL, NS_NVO3_POLICY
 from nvo3_netconf.dataplane.scenario import ADDRESSES, TENANTS, VMS, Overlay, vm_ref
 from nvo3_netconf.dataplane.topology import ADMIN, PASSWORD, DirectController, Lab, parse_ping
 from nvo3_netconf.director.controller import Director
 from nvo3_netconf.director.inventory import NVERecord
 from nvo3_netconf.director.migration import Coordinator, Migration, Phase
 from nvo3_netconf.director.reactor import Reactor, ReactorEvent
-from nvo3_netconf.director.registry import VNIC, Tenant, VMRecord, VNRecord, VServer
+from nvo3_netconf.director.registry import (
+    VNIC,
+    Policy,
+    PolicyKind,
+    Tenant,
+    VMRecord,
+    VNAttachment,
+    VNRecord,
+    VServer,
+)
 from nvo3_netconf.tes import VNIC as TES_VNIC
 from nvo3_netconf.tes import AssociationParams, HostKeyPolicy
 from nvo3_netconf.tes import VNAttachment as TES_VN
@@ -67,6 +77,21 @@ class Directed:
         return self.lab.run("ip", "link", netns=self.lab.nves[nve].netns).stdout
 
 
+def _acl(deny_icmp: bool) -> str:
+    deny = ('<ace><name>deny-icmp</name><matches><ipv4><protocol>1</protocol></ipv4>'
+            '</matches><actions><forwarding>drop</forwarding></actions></ace>'
+            if deny_icmp else "")
+    return (f'<acl xmlns="{NS_ACL}"><name>a-in</name><type>ipv4-acl-type</type><aces>'
+            f'{deny}<ace><name>count-all</name><actions><forwarding>accept</forwarding>'
+            '</actions></ace></aces></acl>')
+
+
+def _qos(rate: int | None) -> str:
+    limit = f"<rate-limit><cir>{rate}</cir><cbs>32768</cbs></rate-limit>" if rate else ""
+    return (f'<qos-profile xmlns="{NS_NVO3_POLICY}"><name>a-qos</name>{limit}'
+            "<marking><dscp>46</dscp></marking></qos-profile>")
+
+
 def _params(name: str) -> AssociationParams:
     _, vn, mac, ip = VMS[name]
     return AssociationParams(vm_ref(name), TENANTS[vn],
@@ -87,9 +112,14 @@ def _provision(lab: Lab, director: Director) -> None:
         registry.put_tenant(Tenant(tenant))
     for vn, (vnid, (start, end)) in VNS.items():
         registry.put_vn(VNRecord(vn, vnid, TENANTS[vn], vid_start=start, vid_end=end))
+    registry.put_policy(Policy(PolicyKind.ACL, "a-in", _acl(deny_icmp=False)))
+    registry.put_policy(Policy(PolicyKind.QOS, "a-qos", _qos(None)))
     for name, (nve, vn, mac, ip) in VMS.items():
+        policies = (VNAttachment(vn, ingress_acls=("a-in",), qos_profile="a-qos"),
+                    ) if name == "a" else ()
         registry.register(VMRecord(str(vm_ref(name).vm_id), TENANTS[vn],
-                                   vserver=f"vs{nve[-1]}", vnics=(VNIC(mac, vn, (ip,)),)))
+                                   vserver=f"vs{nve[-1]}", vnics=(VNIC(mac, vn, (ip,)),),
+                                   policies=policies))
     outcome = director.apply()
     assert outcome.ok, [(r.nve, r.error_message) for r in outcome.results]
 
@@ -162,6 +192,37 @@ def test_a_vm_of_another_tenant_cannot_reach_them(directed: Directed) -> None:
     assert lab.ping(a, b.ip, count=1)[1] == 1  # while the VN still works
 
 
+def _push(directed: Directed, kind: PolicyKind, name: str, xml: str) -> None:
+    directed.director.registry.put_policy(Policy(kind, name, xml))
+    outcome = directed.director.apply()
+    assert outcome.ok and [p.nve for p in outcome.plans] == ["nve1"], outcome.to_json()
+
+
+def test_an_acl_the_director_changes_stops_icmp_while_tcp_passes(directed: Directed) -> None:
+    lab, a, b = directed.lab, directed.lab.vms["a"], directed.lab.vms["b"]
+    assert lab.ping(a, b.ip, count=1)[1] == 1
+    _push(directed, PolicyKind.ACL, "a-in", _acl(deny_icmp=True))
+    try:
+        assert lab.ping(a, b.ip, count=3, wait=0.5)[1] == 0
+        assert lab.ping(b, a.ip, count=3, wait=0.5)[1] == 0
+        assert lab.tcp_exchange(a, b)
+    finally:
+        _push(directed, PolicyKind.ACL, "a-in", _acl(deny_icmp=False))
+    assert lab.ping(a, b.ip, count=1)[1] == 1
+
+
+def test_a_qos_limit_the_director_pushes_shows_in_the_throughput(directed: Directed) -> None:
+    lab, a, b = directed.lab, directed.lab.vms["a"], directed.lab.vms["b"]
+    unlimited = lab.throughput(a, b)
+    _push(directed, PolicyKind.QOS, "a-qos", _qos(4_000_000))
+    try:
+        limited = lab.throughput(a, b)
+    finally:
+        _push(directed, PolicyKind.QOS, "a-qos", _qos(None))
+    assert 4_000_000 * 0.4 < limited < 4_000_000 * 1.25, f"{limited / 1e6:.1f} Mbit/s"
+    assert unlimited > 4 * limited
+
+
 def _plug_when_emigrated(directed: Directed, name: str, destination: str
                          ) -> Callable[[Migration], None]:
     """A coordinator progress hook: the hypervisor re-attaches the VM's namespace.
@@ -198,6 +259,8 @@ def test_a_vm_the_director_migrates_keeps_talking(directed: Directed) -> None:
     print(f"during the migration: {sent - received} of {sent} pings lost "
           f"(every {interval * 1000:.0f} ms)")
     assert sent >= 300 and received > 0, output.decode()
+    # no more than 400 ms worth of pings lost (issue 9), with slack for a loaded machine
+    assert (sent - received) * interval <= 0.4, f"{sent - received} of {sent} lost"
     assert a.nve is lab.nves["nve3"]
     assert lab.ping(b, a.ip) == (3, 3)
     assert lab.ping(a, b.ip) == (3, 3)
