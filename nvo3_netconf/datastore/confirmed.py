@@ -8,11 +8,20 @@ which case the rollback point survives the session and a server restart, and onl
 request carrying the matching ``<persist-id>`` may confirm or cancel it (sec. 8.4.5.1).
 A follow-up confirmed commit keeps the original rollback point and restarts the timer.
 
+Crash safety: the rollback point is written to ``confirmed-commit.xml`` *before* the new
+running configuration becomes durable, for every confirmed commit, persisted or not. A
+crash can therefore never leave an unconfirmed configuration in place without its
+rollback point. After a restart a persisted confirmed commit is resumed (its timer
+re-armed, or rolled back at once if its deadline passed while the agent was down); a
+non-persisted one is rolled back at once, as the session that issued it ended with the
+crash (RFC 6241 sec. 8.4.1).
+
 Public class: :class:`ConfirmedCommits`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -22,7 +31,7 @@ from lxml import etree
 from nvo3_netconf.constants import ErrorType
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
 from nvo3_netconf.datastore.store import DATA_TAG, DatastoreManager, TreeCheck
-from nvo3_netconf.errors import InvalidValueError, OperationFailedError
+from nvo3_netconf.errors import InvalidValueError, OperationFailedError, ResourceDeniedError
 from nvo3_netconf.scheduler import Scheduler, TimerHandle
 
 logger = logging.getLogger(__name__)
@@ -93,27 +102,35 @@ class ConfirmedCommits:
                     "There is no confirmed commit in progress to confirm with this persist-id.",
                     info={"bad-element": "persist-id"},
                 )
-            previous = self._datastores.commit(
-                session_id=session_id, user=user, keep_previous=confirmed and pending is None,
-                authorize=authorize,
-            )
-            if pending is not None:
-                self._scheduler.cancel(pending.timer)
             if not confirmed:
-                self.pending = None
-                self._forget()
+                self._datastores.commit(session_id=session_id, user=user, authorize=authorize)
                 if pending is not None:
+                    self._scheduler.cancel(pending.timer)
+                    self.pending = None
+                    self._forget()
                     logger.info("confirmed commit confirmed by session %s", session_id)
                 return
-            rollback = pending.rollback if pending is not None else previous
-            assert rollback is not None
             deadline = self._scheduler.clock.time() + timeout
-            self.pending = PendingCommit(rollback, session_id, persist, deadline)
+            saved: list[PendingCommit] = []
+
+            def save_rollback_point(previous: etree._Element) -> None:
+                # Under the datastore lock, before the new running is written.
+                rollback = pending.rollback if pending is not None else copy.deepcopy(previous)
+                new = PendingCommit(rollback, session_id, persist, deadline)
+                self._save(new)
+                saved.append(new)
+
+            try:
+                self._datastores.commit(session_id=session_id, user=user, authorize=authorize,
+                                        before_persist=save_rollback_point)
+            except BaseException:
+                if saved:  # the commit failed after the rollback point was written
+                    self._restore_file(pending)
+                raise
+            if pending is not None:
+                self._scheduler.cancel(pending.timer)
+            self.pending = saved[0]
             self.pending.timer = self._scheduler.call_later(timeout, self._on_timeout)
-            if persist is not None:
-                self._save(self.pending)
-            else:
-                self._forget()
             logger.info("confirmed commit by session %s, rollback in %s s", session_id, timeout)
 
     def cancel(self, *, session_id: int, persist_id: str | None) -> None:
@@ -176,29 +193,62 @@ class ConfirmedCommits:
         self._forget()
 
     def _save(self, pending: PendingCommit) -> None:
+        """Write the rollback point durably.
+
+        Raises:
+            ResourceDeniedError: it could not be written (disk full...); nothing changed.
+        """
         if self._files is None:
             return
-        root = etree.Element(_ROOT, {"persist": pending.persist or "",
-                                     "deadline": repr(pending.deadline)})
+        attributes = {"deadline": repr(pending.deadline), "session-id": str(pending.session_id)}
+        if pending.persist is not None:
+            attributes["persist"] = pending.persist
+        root = etree.Element(_ROOT, attributes)
         root.append(etree.fromstring(etree.tostring(pending.rollback)))
-        atomic_write(self._files.confirmed_commit, etree.tostring(root))
+        try:
+            atomic_write(self._files.confirmed_commit, etree.tostring(root))
+        except OSError as error:
+            logger.error("cannot save the confirmed commit's rollback point: %s", error)
+            raise ResourceDeniedError(
+                "The rollback point of the confirmed commit could not be saved "
+                f"({error.strerror or error}); nothing was changed.",
+                type_=ErrorType.APPLICATION,
+            ) from None
+
+    def _restore_file(self, pending: PendingCommit | None) -> None:
+        """Put the file back as it was before a failed commit (best effort)."""
+        try:
+            if pending is None:
+                self._forget()
+            else:
+                self._save(pending)
+        except (OSError, ResourceDeniedError):
+            logger.exception("cannot restore %s", self._files and self._files.confirmed_commit)
 
     def _forget(self) -> None:
         if self._files is not None:
             atomic_remove(self._files.confirmed_commit)
 
     def _restore(self) -> None:
-        """After a restart: resume or perform the rollback of a persisted confirmed commit."""
+        """After a restart: resume or perform the rollback of a confirmed commit."""
         if self._files is None or not self._files.confirmed_commit.exists():
             return
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-        root = etree.parse(str(self._files.confirmed_commit), parser).getroot()
-        rollback = root.find(DATA_TAG)
-        if root.tag != _ROOT or rollback is None:
+        try:
+            root = etree.parse(str(self._files.confirmed_commit), parser).getroot()
+        except etree.XMLSyntaxError:
+            root = None
+        rollback = root.find(DATA_TAG) if root is not None else None
+        if root is None or root.tag != _ROOT or rollback is None:
+            # atomic_write never leaves a partial file: this is not ours to interpret.
             logger.error("ignoring unreadable %s", self._files.confirmed_commit)
             return
         deadline = float(root.get("deadline", "0"))
-        self.pending = PendingCommit(rollback, 0, root.get("persist") or None, deadline)
+        persist = root.get("persist")
+        self.pending = PendingCommit(rollback, 0, persist, deadline)
+        if persist is None:
+            self._rollback("the session that issued the confirmed commit ended (restart)")
+            return
         remaining = deadline - self._scheduler.clock.time()
         if remaining <= 0:
             self._rollback("confirm-timeout expired while the server was down")

@@ -428,7 +428,10 @@ class DatastoreManager:
                     changes = list(partial.changes)
                 if authorize is not None and changes:
                     authorize(tree.element, changes)
-                if test_option is not TestOption.SET:
+                # test-option "set" defers validation to the commit for candidate only:
+                # running is always valid at the end of an edit (RFC 7950 sec. 8.3.3), or
+                # a restart could not load it.
+                if test_option is not TestOption.SET or datastore is Datastore.RUNNING:
                     self._validate_edit(tree, changes)
                 elif changes:
                     tree.cache.clear()  # changes it never saw
@@ -517,8 +520,13 @@ class DatastoreManager:
         self._notify(event)
 
     def commit(
-        self, *, session_id: SessionId, user: str | None = None, keep_previous: bool = False,
+        self,
+        *,
+        session_id: SessionId,
+        user: str | None = None,
+        keep_previous: bool = False,
         authorize: TreeCheck | None = None,
+        before_persist: Callable[[etree._Element], None] | None = None,
     ) -> etree._Element | None:
         """Make candidate the running configuration (RFC 6241 sec. 8.3.4.1).
 
@@ -528,6 +536,11 @@ class DatastoreManager:
             keep_previous: return running as it was before (a confirmed commit's
                 rollback point); it is never mutated afterwards.
             authorize: NACM's check of running's content replaced by candidate's.
+            before_persist: called with running as it is before the commit, once the
+                candidate is known valid and before anything is written, applied or
+                changed (a confirmed commit saves its rollback point there, so that no
+                crash can leave the new running durable without it); if it raises, the
+                commit is abandoned and nothing changes. It must not keep the element.
 
         Returns:
             The previous running when ``keep_previous``, else None.
@@ -540,12 +553,16 @@ class DatastoreManager:
             self._check_writable(Datastore.CANDIDATE, session_id)
             previous = self._running
             if self._candidate is self._running:
+                if before_persist is not None:
+                    before_persist(previous.element)
                 return copy.deepcopy(previous.element) if keep_previous else None
             candidate = self._candidate
             if authorize is not None:
                 authorize(previous.element, candidate.element)
             if not self._candidate_checked:
                 self._validate_full(candidate.element)
+            if before_persist is not None:
+                before_persist(previous.element)
             exact = self._candidate_version == self._running_version
             applied = self._apply_running(
                 candidate.element, tuple(self._candidate_changes) if exact else None)
@@ -692,7 +709,11 @@ class DatastoreManager:
         if datastore is Datastore.RUNNING:
             if self._files is not None:
                 self._seq += 1
-                self._write_snapshot(tree.element)
+                try:
+                    self._write_snapshot(tree.element)
+                except BaseException:
+                    self._seq -= 1
+                    raise
             previous = self._running
             self._running = tree
             self._running_version += 1
@@ -716,10 +737,15 @@ class DatastoreManager:
         )
         try:
             atomic_write(self._files.running, content)
-            self._wal.reset()
         except OSError as error:
             raise _persist_error(Datastore.RUNNING, error) from None
         self._snapshot_size = len(content)
+        try:
+            self._wal.reset()
+        except OSError as error:
+            # The snapshot is durable and carries its seq: the records left in the log
+            # are older and will be skipped on replay. Not a failure of the change.
+            logger.warning("cannot empty %s after a snapshot: %s", self._wal.path, error)
 
     def _write_startup(self, element: etree._Element) -> None:
         if self._files is None:

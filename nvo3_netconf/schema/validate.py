@@ -362,9 +362,11 @@ class Validator:
         seen = False
         while err:
             if err.level == lib.LY_LLERR and err.msg:
-                message = ffi.string(err.msg).decode()
-                path = ffi.string(err.path).decode() if err.path else None
-                apptag = ffi.string(err.apptag).decode() if err.apptag else None
+                # libyang quotes the peer's values, cut at a byte count (possibly inside
+                # a UTF-8 sequence): never let its text fail to decode.
+                message = ffi.string(err.msg).decode(errors="replace")
+                path = ffi.string(err.path).decode(errors="replace") if err.path else None
+                apptag = ffi.string(err.apptag).decode(errors="replace") if err.apptag else None
                 tag, app_tag = _classify(message, apptag)
                 seen = True
                 yield ValidationIssue(

@@ -585,9 +585,9 @@ def _parse_only(cdata: object, data: bytes) -> ValidationIssue | None:
     err = lib.ly_err_first(cdata)
     while err and issue is None:
         if err.level == lib.LY_LLERR and err.msg:
-            message = ffi.string(err.msg).decode()
-            location = ffi.string(err.path).decode() if err.path else None
-            apptag = ffi.string(err.apptag).decode() if err.apptag else None
+            message = ffi.string(err.msg).decode(errors="replace")
+            location = ffi.string(err.path).decode(errors="replace") if err.path else None
+            apptag = ffi.string(err.apptag).decode(errors="replace") if err.apptag else None
             tag, app_tag = _classify(message, apptag)
             # Unrecognised parse errors are type errors (as in Validator.parse).
             issue = ValidationIssue(message, _data_path(location), tag or ErrorTag.INVALID_VALUE,

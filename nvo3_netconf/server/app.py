@@ -254,6 +254,7 @@ def build_server(
         max_message_size=config.max_message_size,
         notifications=notifications,
         nacm=nacm,
+        hello_timeout=config.hello_timeout,
     )
     netconf.add_state_provider(lambda session: [notifications.streams_state()])
     netconf.add_state_provider(lambda session: [nacm.state()])
@@ -271,11 +272,13 @@ def build_server(
             host_key=load_or_create_host_key(config.host_key_path),
             authenticator=users,
             session_factory=new_session,
+            send_timeout=config.send_timeout,
         )
     if config.unix_socket is not None:
         unix = UnixSocketServer(
             path=config.unix_socket,
             session_factory=new_session,
             allowed_user=lambda name: name in users.users,
+            send_timeout=config.send_timeout,
         )
     return RunningServer(netconf, ssh, unix, nve=nve, dataplane=dataplane)

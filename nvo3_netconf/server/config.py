@@ -12,6 +12,8 @@ Example file::
     yang-dirs = ["/usr/share/nvo3/extra-yang"]
     load = "running"            # or "startup"
     max-message-size = 33554432
+    send-timeout = 60.0         # seconds a peer may stall reading a reply before it is closed
+    hello-timeout = 60.0        # seconds a new session may take to send its <hello>
     unix-socket = "/run/nvo3-nve/netconf.sock"   # optional: sessions relayed by sshd
     notification-queue = 1024               # per subscriber, before it is dropped
     notification-queue-bytes = 67108864
@@ -51,6 +53,10 @@ class ServerConfig:
         own_yang_dir: the project's modules (``yang/``, with ``yang/standard``).
         load: ``running`` (resume the last committed running) or ``startup``.
         max_message_size: largest message accepted from a peer, in bytes.
+        send_timeout: seconds a send to a peer may make no progress (the peer stopped
+            reading) before that peer's session is closed.
+        hello_timeout: seconds a new session may take to send its ``<hello>`` before it
+            is closed (RFC 6470 termination-reason ``timeout``); 0 waits for ever.
         unix_socket: also accept sessions relayed by OpenSSH's sshd through this Unix
             socket (``Subsystem netconf socat STDIO UNIX-CONNECT:<path>``).
         builtin_ssh: run the built-in SSH listener (``listen``/``port``).
@@ -83,6 +89,8 @@ class ServerConfig:
     own_yang_dir: Path = DEFAULT_YANG_DIR
     load: str = "running"
     max_message_size: int = 32 * 1024 * 1024
+    send_timeout: float = 60.0
+    hello_timeout: float = 60.0
     unix_socket: Path | None = None
     builtin_ssh: bool = True
     notification_queue: int = 1024
@@ -162,6 +170,10 @@ class ServerConfig:
             raise ConfigError("max-message-size must be at least 4096 bytes")
         if self.dataplane not in ("none", "linux"):
             raise ConfigError(f"dataplane must be 'none' or 'linux', not {self.dataplane!r}")
+        if not self.send_timeout > 0:
+            raise ConfigError("send-timeout must be a positive number of seconds")
+        if not self.hello_timeout >= 0:
+            raise ConfigError("hello-timeout must be 0 (none) or a positive number of seconds")
         if not self.builtin_ssh and self.unix_socket is None:
             raise ConfigError("with the built-in SSH listener off, a unix-socket is needed")
         for name in ("notification_queue", "notification_queue_bytes",

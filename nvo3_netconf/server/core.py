@@ -34,7 +34,7 @@ from nvo3_netconf.notifications import (
 )
 from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler, RPCContext
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
-from nvo3_netconf.scheduler import Scheduler
+from nvo3_netconf.scheduler import Scheduler, TimerHandle
 from nvo3_netconf.schema import SchemaTree, YangContext
 from nvo3_netconf.server.memory import LARGE_MESSAGE, HeapTrimmer
 from nvo3_netconf.server.monitoring import netconf_state
@@ -61,6 +61,8 @@ class NetconfServer:
             base notifications on it and ends a session's subscription with the session.
         nacm: RFC 8341 access control (None: none). The dispatcher checks every
             operation against it; the operations check their data (``ctx.server.nacm``).
+        hello_timeout: seconds a new session may take to send its ``<hello>`` before it is
+            closed (termination-reason ``timeout``); 0 waits for ever.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class NetconfServer:
         max_message_size: int,
         notifications: NotificationBus,
         nacm: Nacm | None = None,
+        hello_timeout: float = 0.0,
     ) -> None:
         self.yang = yang
         self.schema = schema
@@ -85,6 +88,8 @@ class NetconfServer:
         self.capabilities = tuple(capabilities)
         self.max_message_size = max_message_size
         self.notifications = notifications
+        self.hello_timeout = hello_timeout
+        self._hello_timers: dict[int, TimerHandle] = {}
         self.start_time = scheduler.clock.time()
         self._ids = itertools.count(1)
         self._sessions: dict[int, NetconfSession] = {}
@@ -127,8 +132,25 @@ class NetconfServer:
         with self._lock:
             self._sessions[info.session_id] = session
             self.counters["in-sessions"] += 1
+            if self.hello_timeout > 0:
+                self._hello_timers[info.session_id] = self.scheduler.call_later(
+                    self.hello_timeout, lambda: self._hello_expired(session)
+                )
         session.start()
         return session
+
+    def _hello_expired(self, session: NetconfSession) -> None:
+        with self._lock:
+            self._hello_timers.pop(session.session_id, None)
+        if not session.established:
+            logger.info("session %s of %s sent no <hello> in %s s: closing",
+                        session.session_id, session.user, self.hello_timeout)
+            session.close(TerminationReason.TIMEOUT)
+
+    def _cancel_hello_timer(self, session: NetconfSession) -> None:
+        with self._lock:
+            handle = self._hello_timers.pop(session.session_id, None)
+        self.scheduler.cancel(handle)
 
     def sessions(self) -> list[NetconfSession]:
         """The open sessions."""
@@ -150,9 +172,11 @@ class NetconfServer:
         return True
 
     def _session_started(self, session: NetconfSession) -> None:
+        self._cancel_hello_timer(session)
         self.notifications.publish(session_start(_identity(session)))
 
     def _session_closed(self, session: NetconfSession) -> None:
+        self._cancel_hello_timer(session)
         with self._lock:
             self._sessions.pop(session.session_id, None)
         self.notifications.unsubscribe(session.session_id)

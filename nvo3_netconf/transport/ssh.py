@@ -10,9 +10,15 @@ subsystem request itself starts the session, and the bytes go to our sans-I/O fr
 This module only moves bytes between channels and sessions: authentication decisions
 belong to an :class:`Authenticator`, protocol decisions to the session.
 
+A peer that stops reading cannot hold the agent: a session's replies are written by
+its own thread, so the bytes waiting for one peer are bounded by what one reply and the
+SSH window hold, and the :class:`SendWatchdog` closes a session whose send has made no
+progress for ``send_timeout`` seconds (the SSH channel first, the whole connection if the
+peer does not even read TCP). Other sessions never wait for it.
+
 Public names: :class:`SSHServer`, :class:`Authenticator`, :class:`SessionHandler`,
-:class:`ByteLink`, :class:`StreamLink`, :class:`ChannelLink`, :data:`SessionFactory`,
-:func:`load_or_create_host_key`.
+:class:`ByteLink`, :class:`StreamLink`, :class:`ChannelLink`, :class:`SendWatchdog`,
+:data:`SessionFactory`, :data:`DEFAULT_SEND_TIMEOUT`, :func:`load_or_create_host_key`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +43,9 @@ MAX_AUTH_ATTEMPTS = 6
 """Failed authentication attempts one connection may make before it is closed."""
 CLOSE_GRACE = 2.0
 """Seconds a client may keep an SSH connection without any NETCONF channel."""
+_PACKET = 32 * 1024  # at most one SSH packet is sent per Channel.send
+DEFAULT_SEND_TIMEOUT = 60.0
+"""Seconds a send may make no progress before the peer's session is closed."""
 
 
 class Authenticator(Protocol):
@@ -79,7 +89,9 @@ class PeerInfo:
 class StreamLink(ABC):
     """A session's handle on its byte stream: send (serialised), close once.
 
-    Subclasses say how to write all bytes and how to shut the stream down.
+    Subclasses say how to write all bytes (calling :meth:`_progress` after each partial
+    write) and how to shut the stream down. While a send is under way the link knows
+    when it last made progress; the :class:`SendWatchdog` reads that.
     """
 
     _errors: tuple[type[BaseException], ...] = (OSError,)
@@ -87,14 +99,22 @@ class StreamLink(ABC):
     def __init__(self) -> None:
         self._send_lock = threading.Lock()
         self._closed = threading.Event()
+        self._last_progress: float | None = None  # monotonic; None when no send is under way
 
     @abstractmethod
     def _sendall(self, data: bytes) -> None:
-        """Write every byte of ``data``."""
+        """Write every byte of ``data``, calling :meth:`_progress` after each write."""
 
     @abstractmethod
     def _shutdown(self) -> None:
         """Shut the stream down."""
+
+    def _force_shutdown(self) -> None:
+        """Shut down harder when :meth:`_shutdown` did not unblock a send (default: again)."""
+        self._shutdown()
+
+    def _progress(self) -> None:
+        self._last_progress = time.monotonic()
 
     def send(self, data: bytes) -> bool:
         """Send all of ``data``; False when the stream is already gone."""
@@ -102,7 +122,11 @@ class StreamLink(ABC):
             return False
         try:
             with self._send_lock:
-                self._sendall(data)
+                self._last_progress = time.monotonic()
+                try:
+                    self._sendall(data)
+                finally:
+                    self._last_progress = None
             return True
         except self._errors:
             self.close()
@@ -115,6 +139,19 @@ class StreamLink(ABC):
         self._closed.set()
         try:
             self._shutdown()
+        except self._errors:
+            pass
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds the send under way has made no progress; 0 when none is under way."""
+        last = self._last_progress
+        return 0.0 if last is None else max(0.0, now - last)
+
+    def force_close(self) -> None:
+        """Close harder, when :meth:`close` left a send blocked (the peer reads nothing)."""
+        self._closed.set()
+        try:
+            self._force_shutdown()
         except self._errors:
             pass
 
@@ -134,10 +171,106 @@ class ChannelLink(StreamLink):
         self._channel = channel
 
     def _sendall(self, data: bytes) -> None:
-        self._channel.sendall(data)
+        # Channel.sendall's own loop (one SSH packet per send), noting progress.
+        pos, end = 0, len(data)
+        while pos < end:
+            sent = self._channel.send(data[pos:pos + _PACKET])
+            if sent <= 0:
+                raise OSError("the channel closed during a send")
+            pos += sent
+            self._progress()
 
     def _shutdown(self) -> None:
         self._channel.close()
+
+    def _force_shutdown(self) -> None:
+        # The channel is closed but a send is still blocked: the peer does not even read
+        # its TCP connection (paramiko writes the socket with a lock held). Closing the
+        # transport ends that write.
+        transport = self._channel.get_transport()
+        if transport is not None:
+            transport.close()
+
+
+class SendWatchdog:
+    """Closes the sessions of peers that stopped reading.
+
+    Every ``tick`` seconds it looks at the links it watches: one whose send under way has
+    made no progress for ``timeout`` seconds is closed, which ends that session only.
+
+    Args:
+        timeout: seconds without progress before a link is closed.
+    """
+
+    def __init__(self, timeout: float = DEFAULT_SEND_TIMEOUT) -> None:
+        if timeout <= 0:
+            raise ValueError("the send timeout must be positive")
+        self.timeout = timeout
+        self._tick = min(1.0, timeout / 4)
+        self._links: dict[StreamLink, str] = {}
+        self._stage: dict[StreamLink, int] = {}  # closes already tried on a stalled link
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, link: StreamLink, label: str) -> None:
+        """Watch ``link`` (``label`` names its peer in the log) until :meth:`forget`."""
+        with self._lock:
+            self._links[link] = label
+            if self._thread is None and not self._stopping.is_set():
+                self._thread = threading.Thread(target=self._run, name="send-watchdog",
+                                                daemon=True)
+                self._thread.start()
+
+    def forget(self, link: StreamLink) -> None:
+        """Stop watching ``link``."""
+        with self._lock:
+            self._links.pop(link, None)
+            self._stage.pop(link, None)
+
+    def stop(self) -> None:
+        """Stop the watchdog thread."""
+        self._stopping.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def check(self, now: float | None = None) -> int:
+        """Close every stalled link now; returns how many were stalled.
+
+        A stalled link is closed (which wakes a send waiting for the SSH window); if its
+        send is still blocked at the next check, it is closed harder (the SSH connection
+        itself, when the peer does not read TCP). Both run on their own short-lived
+        thread: closing may itself wait for the stalled connection.
+        """
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            stalled = []
+            for link, label in self._links.items():
+                if link.stalled_for(now) <= self.timeout:
+                    continue
+                stage = self._stage.get(link, 0)
+                if stage < 2:
+                    self._stage[link] = stage + 1
+                    stalled.append((link, label, stage))
+        for link, label, stage in stalled:
+            if stage == 0:
+                logger.warning("%s has not read for %.0f s: closing its session", label,
+                               link.stalled_for(now))
+                action = link.close
+            else:
+                logger.warning("%s still blocks a send: closing its connection", label)
+                action = link.force_close
+            threading.Thread(target=action, name="send-watchdog-close", daemon=True).start()
+        return len(stalled)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._tick):
+            try:
+                self.check()
+            except Exception:  # the watchdog must outlive any one link's failure
+                logger.exception("send watchdog check failed")
 
 
 class ByteLink(Protocol):
@@ -231,6 +364,7 @@ class SSHServer:
         host_key: the server's private host key.
         authenticator: decides logins.
         session_factory: builds a session for each ``netconf`` channel.
+        send_timeout: seconds a peer may stall a send before its session is closed.
     """
 
     def __init__(
@@ -241,8 +375,10 @@ class SSHServer:
         host_key: paramiko.PKey,
         authenticator: Authenticator,
         session_factory: SessionFactory,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
     ) -> None:
         self.authenticator = authenticator
+        self.watchdog = SendWatchdog(send_timeout)
         self._host_key = host_key
         self._session_factory = session_factory
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -274,6 +410,7 @@ class SSHServer:
             transports = list(self._transports)
         for transport in transports:
             transport.close()
+        self.watchdog.stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
 
@@ -318,10 +455,12 @@ class SSHServer:
         ).start()
 
     def _run_session(self, channel: paramiko.Channel, link: ChannelLink, peer: PeerInfo) -> None:
-        handler = self._session_factory(link, peer)
+        self.watchdog.watch(link, f"{peer.user}@{peer.host}:{peer.port}")
         try:
+            handler = self._session_factory(link, peer)
             pump(channel.recv, handler, link, peer.user)
         finally:
+            self.watchdog.forget(link)
             transport = channel.get_transport()
             if transport is not None and not _has_open_channels(transport):
                 # Let the client close the connection after its channel (closing first

@@ -26,7 +26,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from nvo3_netconf.transport.ssh import PeerInfo, SessionFactory, StreamLink, pump
+from nvo3_netconf.transport.ssh import (
+    DEFAULT_SEND_TIMEOUT,
+    PeerInfo,
+    SendWatchdog,
+    SessionFactory,
+    StreamLink,
+    pump,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +48,11 @@ class SocketLink(StreamLink):
         self._sock = sock
 
     def _sendall(self, data: bytes) -> None:
-        self._sock.sendall(data)
+        view = memoryview(data)
+        while view:
+            sent = self._sock.send(view)
+            view = view[sent:]
+            self._progress()
 
     def _shutdown(self) -> None:
         self._sock.shutdown(socket.SHUT_RDWR)
@@ -55,6 +66,7 @@ class UnixSocketServer:
         session_factory: builds a session for each connection.
         allowed_user: True for user names that may open a session.
         mode: permission bits of the socket file (the relays run as the SSH users).
+        send_timeout: seconds a peer may stall a send before its session is closed.
     """
 
     def __init__(
@@ -64,8 +76,10 @@ class UnixSocketServer:
         session_factory: SessionFactory,
         allowed_user: Callable[[str], bool],
         mode: int = 0o666,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
     ) -> None:
         self.path = path
+        self.watchdog = SendWatchdog(send_timeout)
         self._session_factory = session_factory
         self._allowed = allowed_user
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +116,7 @@ class UnixSocketServer:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self.watchdog.stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
         try:
@@ -133,10 +148,12 @@ class UnixSocketServer:
         with self._lock:
             self._connections.add(conn)
         link = SocketLink(conn)
-        handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
+        self.watchdog.watch(link, f"{user} (relay pid {pid})")
         try:
+            handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
             pump(conn.recv, handler, link, user)
         finally:
+            self.watchdog.forget(link)
             with self._lock:
                 self._connections.discard(conn)
             conn.close()

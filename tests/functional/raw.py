@@ -12,10 +12,11 @@ from nvo3_netconf.transport.framing import FrameDecoder, encode_message
 class RawSession:
     """Opens the netconf subsystem and exchanges framed bytes with blocking reads."""
 
-    def __init__(self, port: int, user: str, password: str) -> None:
+    def __init__(self, port: int, user: str, password: str, *,
+                 window_size: int | None = None) -> None:
         self.transport = paramiko.Transport(("127.0.0.1", port))
         self.transport.connect(username=user, password=password)
-        self.channel = self.transport.open_session()
+        self.channel = self.transport.open_session(window_size=window_size)
         self.channel.settimeout(20)
         self.channel.invoke_subsystem("netconf")
         self.decoder = FrameDecoder()
