@@ -33,7 +33,7 @@ lint:
 	$(VENV)/bin/mypy nvo3_netconf
 
 test:
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/soak
 
 test-unit:
 	$(PY) -m pytest -q tests/unit tests/yang
@@ -52,6 +52,22 @@ docs:
 
 bench:
 	$(PY) bench/run.py
+
+# Longer fuzzing of the framing decoder and the edit-config path (tests/robustness):
+# NVO3_FUZZ_EXAMPLES examples per property instead of the few hundred of `make test`.
+FUZZ_EXAMPLES ?= 20000
+fuzz:
+	NVO3_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q \
+	    tests/robustness/test_fuzz_framing.py tests/robustness/test_fuzz_edit_config.py
+
+# Reliability under crashes and load (docs/reliability.md): SIGKILL the agent
+# CRASH_ITERATIONS times during a stream of commits, then 50 sessions for SOAK_SECONDS.
+CRASH_ITERATIONS ?= 200
+SOAK_SECONDS ?= 60
+soak:
+	NVO3_CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(PY) -m pytest -q -s tests/robustness/test_crash.py
+	NVO3_SOAK=1 NVO3_SOAK_SECONDS=$(SOAK_SECONDS) NVO3_SOAK_REPORT=$(CURDIR)/soak-report.json \
+	    $(PY) -m pytest -q -s tests/soak
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

@@ -8,7 +8,10 @@ change that is not an edit (copy-config, commit of a candidate that diverged fro
 older running, confirmed-commit rollback).
 
 Record format: ``<length:8 hex><crc32:8 hex>\\n<payload>\\n``; the payload is an XML
-``<edit seq= default-operation= error-option=>`` holding the request's ``<config>``.
+``<edit seq= default-operation= error-option=>`` holding the request's ``<config>``, or,
+for the edits of one candidate commit, a ``<batch>`` of them under one checksum: a crash
+can cut a write anywhere (a fatal signal ends a large ``write`` between pages), and the
+edits of one commit must survive all together or not at all.
 A snapshot carries the sequence number of the last edit it includes (``seq`` attribute
 on ``<data>``), so a crash between writing a snapshot and emptying the log never
 applies an edit twice; a torn last record (a crash during append, never acknowledged)
@@ -52,17 +55,24 @@ class EditRecord:
     default_operation: DefaultOperation
     error_option: ErrorOption
 
-    def encode(self) -> bytes:
-        """The record's bytes, framed and checksummed."""
+    def payload(self) -> bytes:
+        """The record's XML, unframed."""
         # The request is embedded as serialized, so that its prefixes and namespace
         # declarations (which give identityref values their meaning) stay as sent.
-        payload = (
+        return (
             f'<edit seq="{self.seq}" default-operation="{self.default_operation.value}" '
             f'error-option="{self.error_option.value}">'.encode()
             + etree.tostring(self.config)
             + b"</edit>"
         )
-        return b"%08x%08x\n%s\n" % (len(payload), zlib.crc32(payload), payload)
+
+    def encode(self) -> bytes:
+        """The record's bytes, framed and checksummed."""
+        return _frame(self.payload())
+
+
+def _frame(payload: bytes) -> bytes:
+    return b"%08x%08x\n%s\n" % (len(payload), zlib.crc32(payload), payload)
 
 
 class WriteAheadLog:
@@ -94,7 +104,11 @@ class WriteAheadLog:
             OSError: the write or fsync failed (disk full...); the log is cut back so
                 no partial record can ever be replayed.
         """
-        data = b"".join(record.encode() for record in records)
+        if len(records) == 1:
+            data = records[0].encode()
+        else:  # one checksum over the whole commit: replayed entirely or not at all
+            payload = b"<batch>" + b"".join(r.payload() for r in records) + b"</batch>"
+            data = _frame(payload)
         if self._handle is None:
             existed = self.path.exists()
             self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -141,8 +155,8 @@ class WriteAheadLog:
         pos = 0
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
         while pos < len(data):
-            record = _decode(data, pos, parser)
-            if record is None:
+            decoded = _decode(data, pos, parser)
+            if decoded is None:
                 logger.warning("%s: ignoring a torn record at byte %d (crash during write)",
                                self.path, pos)
                 with open(self.path, "r+b") as handle:
@@ -150,13 +164,13 @@ class WriteAheadLog:
                     os.fsync(handle.fileno())
                 self._size = pos
                 return
-            edit, pos = record
-            yield edit
+            edits, pos = decoded
+            yield from edits
 
 
 def _decode(
     data: bytes, pos: int, parser: etree.XMLParser
-) -> tuple[EditRecord, int] | None:
+) -> tuple[list[EditRecord], int] | None:
     try:
         length = int(data[pos:pos + 8], 16)
         crc = int(data[pos + 8:pos + 16], 16)
@@ -169,13 +183,16 @@ def _decode(
     if zlib.crc32(payload) != crc:
         return None
     root = etree.fromstring(payload, parser)
-    config = root.find(f"{{{NS_NC}}}config")
-    if config is None:
-        return None
-    record = EditRecord(
-        seq=int(root.get("seq", "0")),
-        config=config,
-        default_operation=DefaultOperation(root.get("default-operation", "merge")),
-        error_option=ErrorOption(root.get("error-option", "stop-on-error")),
-    )
-    return record, start + length + 1
+    edits = list(root) if root.tag == "batch" else [root]
+    records = []
+    for edit in edits:
+        config = edit.find(f"{{{NS_NC}}}config")
+        if edit.tag != "edit" or config is None:
+            return None
+        records.append(EditRecord(
+            seq=int(edit.get("seq", "0")),
+            config=config,
+            default_operation=DefaultOperation(edit.get("default-operation", "merge")),
+            error_option=ErrorOption(edit.get("error-option", "stop-on-error")),
+        ))
+    return records, start + length + 1
