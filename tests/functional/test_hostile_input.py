@@ -178,7 +178,9 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("message", MALFORMED)
-def test_malformed_xml_under_base11_gets_malformed_message(hostile: Hostile, message: bytes) -> None:
+def test_malformed_xml_under_base11_gets_malformed_message(
+    hostile: Hostile, message: bytes
+) -> None:
     s = hostile.open()
     reply = hostile.call(s, message)
     assert tags(reply) == ["malformed-message"]
@@ -296,7 +298,9 @@ def test_external_entities_are_never_fetched(
     hostile.served()
 
 
-def test_entity_in_hello_closes_that_session(hostile: Hostile, secret_file: tuple[Path, str]) -> None:
+def test_entity_in_hello_closes_that_session(
+    hostile: Hostile, secret_file: tuple[Path, str]
+) -> None:
     path, secret = secret_file
     s = hostile.open(hello=None)
     s.send_raw(f'<?xml version="1.0"?><!DOCTYPE hello [<!ENTITY x SYSTEM "{path.as_uri()}">]>'
@@ -413,7 +417,8 @@ def test_chunked_rpc_before_hello_closes_that_session(hostile: Hostile) -> None:
     pytest.param(b"<hello xmlns='" + NC.encode() + b"'><capabilities><capability>"
                  b"urn:ietf:params:netconf:base:2.0</capability></capabilities></hello>",
                  id="no-common-base"),
-    pytest.param(b"<hello xmlns='" + NC.encode() + b"'><capabilities/></hello>", id="no-capability"),
+    pytest.param(b"<hello xmlns='" + NC.encode() + b"'><capabilities/></hello>",
+                 id="no-capability"),
     pytest.param(b"<hello xmlns='" + NC.encode() + b"'><capabilities><capability>"
                  + CAP_BASE_11.encode() + b"</capability></capabilities>"
                  b"<session-id>4</session-id></hello>", id="client-session-id"),
@@ -511,7 +516,7 @@ def test_unknown_operations(hostile: Hostile, body: str, tag: str, info: dict[st
 
 
 @pytest.mark.parametrize(("message", "tag"), [
-    pytest.param(f'<rpc message-id="1" xmlns="urn:example:nowhere"><get/></rpc>'.encode(),
+    pytest.param(b'<rpc message-id="1" xmlns="urn:example:nowhere"><get/></rpc>',
                  "unknown-namespace", id="rpc-in-other-namespace"),
     pytest.param(b'<rpc message-id="1"><get/></rpc>', "unknown-namespace", id="rpc-no-namespace"),
     pytest.param(f'<rpc-reply message-id="1" xmlns="{NC}"><ok/></rpc-reply>'.encode(),

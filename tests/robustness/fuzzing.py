@@ -1,5 +1,8 @@
-"""How hard the fuzz tests try: a bounded number of examples in ``make test``, more in
-``make fuzz`` (``NVO3_FUZZ_EXAMPLES``)."""
+"""How hard the fuzz tests try.
+
+A bounded number of examples in ``make test``, more in ``make fuzz``
+(``NVO3_FUZZ_EXAMPLES``).
+"""
 
 from __future__ import annotations
 

@@ -29,8 +29,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from nvo3_netconf.constants import CAP_BASE_10, CAP_BASE_11, ErrorSeverity, ErrorTag, ErrorType
-from nvo3_netconf.constants import FramingVersion
+from nvo3_netconf.constants import (
+    CAP_BASE_10,
+    CAP_BASE_11,
+    ErrorSeverity,
+    ErrorTag,
+    ErrorType,
+    FramingVersion,
+)
 from nvo3_netconf.protocol.messages import build_hello
 from nvo3_netconf.protocol.session import NetconfSession
 from nvo3_netconf.scheduler import ManualClock

@@ -14,8 +14,8 @@ Roles of the 50 sessions (each a real SSH session, its own thread):
 Checks: no rpc-error the workload did not provoke (only ``lock-denied`` and ``in-use``,
 from the locks the committers take, are expected), no session dropped; at the end every
 acknowledged edit is in running and every acknowledged delete is not; the agent's RSS
-after warm-up stays flat. Figures are printed and written to ``soak-report.json`` under
-``NVO3_SOAK_REPORT`` when set.
+after warm-up (20 s) grows by less than 5 %. Figures are printed, and written as JSON to
+the file ``NVO3_SOAK_REPORT`` names, when set.
 
 Skipped unless ``NVO3_SOAK`` is set: ``make soak`` sets it. ``NVO3_SOAK_SECONDS`` and
 ``NVO3_SOAK_SESSIONS`` change the duration and the number of sessions.
@@ -163,7 +163,7 @@ class Worker:
             assert not tags, tags
             self._subscribed = True
             self.client.raw.channel.settimeout(60)
-        self.call("get", f'<get><filter type="subtree"><netconf-state xmlns="urn:ietf:'
+        self.call("get", '<get><filter type="subtree"><netconf-state xmlns="urn:ietf:'
                          'params:xml:ns:yang:ietf-netconf-monitoring"><sessions/>'
                          "</netconf-state></filter></get>")
         time.sleep(0.2)
@@ -215,8 +215,12 @@ def found_entries(root: etree._Element) -> dict[int, str]:
 def test_fifty_sessions_for_sixty_seconds(tmp_path: Path) -> None:
     seconds = float(os.environ.get("NVO3_SOAK_SECONDS", "60"))
     sessions = int(os.environ.get("NVO3_SOAK_SESSIONS", "50"))
-    warmup = min(15.0, seconds / 4)
-    agent = AgentProcess(tmp_path).start()
+    warmup = min(20.0, seconds / 3)
+    # Memory is flat once every bounded structure is full: the editors' entries, the
+    # subscribers' queues, and the replay log, whose first compaction (at twice its
+    # bound) holds the kept records in memory once. At ~300 events a second a bound of
+    # 2,000 records is reached within the warm-up; the default 10,000 only after ~70 s.
+    agent = AgentProcess(tmp_path, {"replay-log-records": 2000}).start()
     stats = Stats()
     stop = threading.Event()
     workers: list[Worker] = []
@@ -276,13 +280,14 @@ def test_fifty_sessions_for_sixty_seconds(tmp_path: Path) -> None:
             "notifications": stats.notifications,
             "entries-at-end": len(running), "acknowledged-entries-checked": len(expected),
             "rss-kib": {"start": rss[0][1], "after-warmup": after[0], "max-after-warmup":
-                        max(after), "end": after[-1], "growth-after-warmup": growth},
+                        max(after), "end": after[-1], "growth-after-warmup": growth,
+                        "every-10-s": [kib for t, kib in rss[::10]]},
         }
         print("\nsoak:", json.dumps(report, indent=1))
         if os.environ.get("NVO3_SOAK_REPORT"):
             Path(os.environ["NVO3_SOAK_REPORT"]).write_text(json.dumps(report, indent=1) + "\n")
         assert stats.notifications > 0, "subscribers received nothing"
-        assert growth < max(0.10 * after[0], 16 * 1024), f"RSS grew by {growth} KiB after warm-up"
+        assert growth < max(0.05 * after[0], 8 * 1024), f"RSS grew by {growth} KiB after warm-up"
         assert agent.stop() == 0
         assert "Traceback" not in agent.log.read_text(errors="replace"), agent.tail(80)
     finally:
