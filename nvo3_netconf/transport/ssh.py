@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Protocol, cast
 
 import paramiko
+from paramiko.common import MSG_CHANNEL_DATA
 
 logger = logging.getLogger(__name__)
 
@@ -429,6 +430,11 @@ class SSHServer:
         transport = paramiko.Transport(conn)
         transport.add_server_key(self._host_key)
         transport.set_keepalive(30)
+        # paramiko buffers whatever a peer sends on a channel, window or not: hold peers
+        # to the window we granted, or one that ignores it fills our memory.
+        transport._channel_handler_table = {
+            **transport._channel_handler_table, MSG_CHANNEL_DATA: _windowed_feed,
+        }
         with self._lock:
             if self._stopping.is_set():
                 conn.close()
@@ -495,6 +501,20 @@ def pump(
     finally:
         link.close()
         handler.connection_lost()
+
+
+def _windowed_feed(channel: paramiko.Channel, message: paramiko.Message) -> None:
+    """Buffer a peer's channel data, unless it sends past the window it was granted.
+
+    A peer that respects SSH flow control (RFC 4254 sec. 5.2) never has more than the
+    window unread here; twice that is a protocol violation, and its connection is closed.
+    """
+    if len(channel.in_buffer) > 2 * max(channel.in_window_size, 1):
+        logger.warning("peer %s ignores the SSH window (%d bytes unread): closing",
+                       channel.getpeername(), len(channel.in_buffer))
+        channel.get_transport().close()
+        return
+    paramiko.Channel._feed(channel, message)
 
 
 def _has_open_channels(transport: paramiko.Transport) -> bool:

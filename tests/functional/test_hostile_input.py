@@ -9,6 +9,7 @@ short notification queue, so the limits are reached quickly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -818,3 +819,45 @@ def test_peer_that_stops_reading_tcp_is_cut_off(hostile: Hostile) -> None:
     stop.set()
     transport.close()
     hostile.served()
+
+
+def test_peer_that_ignores_the_ssh_window_is_cut_off(
+    tmp_path: Path, users: UserDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A peer that sends past the SSH window while its session cannot read is cut off.
+
+    paramiko itself buffers whatever arrives; the agent holds peers to the window.
+    """
+    from paramiko.common import cMSG_CHANNEL_DATA
+    from paramiko.message import Message
+
+    config = ServerConfig(listen="127.0.0.1", port=0, state_dir=tmp_path / "state",
+                          yang_dirs=(TEST_YANG,), send_timeout=60)
+    agent = Agent(config, users, ManualClock()).start()
+    bystander = RawSession(agent.port, "admin", PASSWORD)
+    bystander.hello()
+    try:
+        ctx = Hostile(agent, bystander)
+        assert tags(ctx.call(bystander, edit(SEED))) == []
+        _big_config(ctx)
+        s = ctx.open()
+        before = ctx.session_count()
+        # Replies it never reads: the agent's session blocks sending, and stops reading.
+        for i in range(8):
+            s.send(GET_CONFIG.replace(b'"1"', b'"%d"' % i))
+        time.sleep(1)
+        flood = Message()
+        flood.add_byte(cMSG_CHANNEL_DATA)
+        flood.add_int(s.channel.remote_chanid)
+        flood.add_string(b" " * 30000)
+        with contextlib.suppress(Exception):
+            for _ in range(600):  # 18 MB, far past the 2 MB window
+                s.transport._send_user_message(flood)
+        ctx.wait_sessions(before - 1, timeout=20)
+        assert "ignores the SSH window" in caplog.text
+        ctx.served()
+        for session in ctx.opened:
+            session.close()
+    finally:
+        bystander.close()
+        agent.stop()

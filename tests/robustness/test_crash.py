@@ -186,6 +186,10 @@ def recover(client: Client, model: Model) -> None:
             tags = error_tags(client.call("<cancel-commit/>"))
             assert tags == ["operation-failed"], "a non-persisted confirmed commit is pending"
         else:
+            # Persisted: still in place after the restart once acknowledged (its deadline
+            # is far), pending or confirmed.
+            if phase != "confirming":
+                assert now == k, f"acknowledged confirmed commit of step {k} lost ({phase})"
             reply = client.call(f"<cancel-commit><persist-id>{token}</persist-id></cancel-commit>")
             cancelled = not error_tags(reply)
             if now == k and phase != "finishing":
