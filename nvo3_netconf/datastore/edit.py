@@ -565,6 +565,7 @@ class _Editor:
             if position < nkeys:
                 if tag != keys[position] or len(child) or child.attrib:
                     return False
+                seen.add(tag)  # a key given twice is no plain copy: the walk refuses it
                 position += 1
                 continue
             node = children.get(tag)  # type: ignore[arg-type]  # a comment's tag: finds nothing

@@ -637,6 +637,10 @@ OUT_OF_TYPE = [
                          for i in range(6)), id="max-elements"),
     pytest.param("<item><name>b</name><number>1</number><small/></item>", id="unique-violation"),
     pytest.param("<stats><count>1</count></stats>", id="config-false"),
+    # A key given twice in a new entry (found by make fuzz: it was stored as such):
+    pytest.param("<rule><name>z</name><name>z</name></rule>", id="key-twice-new-entry"),
+    pytest.param("<item><name>z</name><name>z</name><number>3</number><small/></item>",
+                 id="key-twice-new-item"),
     # libyang quotes such values in its message cut inside a UTF-8 sequence:
     pytest.param("<target>A\u00a0</target>", id="non-ascii-instance-identifier"),
     pytest.param("<proto>nt:\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9</proto>",
