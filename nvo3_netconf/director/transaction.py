@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ __all__ = ["CapabilityError", "NetworkTransaction", "NetworkTransactionError", "
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIRM_TIMEOUT: Final = 120
+_LOCK_ATTEMPTS: Final = 5
+_LOCK_RETRY_FIRST: Final = 0.1
+_BUSY_TAGS: Final = frozenset({"lock-denied", "in-use", "resource-denied"})
 DEFAULT_WORKERS: Final = 16
 _OTHER_FAILED: Final = "rolled back: another NVE failed"
 
@@ -405,7 +409,23 @@ class NetworkTransaction:
                 f"running with {how}; undone by an inverse edit if another NVE fails")
 
     def _lock(self, device: _Device) -> None:
-        device.client.lock(device.locked_datastore)
+        """Lock, retrying a short while when the datastore is busy.
+
+        RFC 6241 sec. 7.5: another session's short-lived lock, or a server still busy
+        with the last change (yuma123 refuses a lock meanwhile), is worth a retry.
+        """
+        delay = _LOCK_RETRY_FIRST
+        for attempt in range(1, _LOCK_ATTEMPTS + 1):
+            try:
+                device.client.lock(device.locked_datastore)
+                break
+            except RPCError as error:
+                if attempt == _LOCK_ATTEMPTS or error.tag.value not in _BUSY_TAGS:
+                    raise
+                logger.info("%s: lock refused (%s: %s); retrying in %.1f s",
+                            device.result.nve, error.tag.value, error.message, delay)
+                time.sleep(delay)
+                delay *= 2
         device.locked = True
 
     def _discard(self, device: _Device) -> None:

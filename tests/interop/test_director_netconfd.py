@@ -106,7 +106,8 @@ def test_transaction_including_netconfd_degrades_to_running(director: Director) 
 
 
 def test_dry_run_shows_the_edit_and_changes_nothing(director: Director) -> None:
-    assert director.apply().ok
+    applied = director.apply()
+    assert applied.ok, [r.to_json() for r in applied.results]
     director.registry.register(VMRecord(VM4, "alice", vserver="vs1",
                                         vnics=(VNIC(MAC4, "web", ("10.1.0.4",)),)))
     director.registry.record_state("nve1", VM4, "associated", tenant="alice")
@@ -118,7 +119,8 @@ def test_dry_run_shows_the_edit_and_changes_nothing(director: Director) -> None:
 
 
 def test_drift_on_netconfd_is_found(director: Director) -> None:
-    assert director.apply().ok
+    applied = director.apply()
+    assert applied.ok, [r.to_json() for r in applied.results]
     client = director.pool.client("nve3").connect()
     client.edit_config(f"""<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"
         xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0"><mappings xmlns="{MAP}"><vn>
@@ -145,6 +147,7 @@ def test_netconfd_change_is_undone_when_another_nve_fails(director: Director) ->
     with pytest.raises(NetworkTransactionError) as info:
         transaction.run()
     results = {r.nve: r for r in info.value.results}
-    assert not results["nve1"].ok and results["nve1"].step is Step.CHECK
+    assert not results["nve1"].ok and results["nve1"].step is Step.CHECK, [
+        r.to_json() for r in info.value.results]
     assert not results["nve3"].ok and results["nve3"].rolled_back
     assert netconfd_mappings(director) == {}
