@@ -58,7 +58,7 @@ def netconfd() -> Iterator[tuple[ReferenceServer, Path]]:
         server = ReferenceServer(workdir / "srv", public_key=public, module=files[0],
                                  extra_modules=tuple(files[1:]), modpath=(modules,))
         (workdir / "srv").mkdir()
-        with server.start():
+        with server:  # starts netconfd and its sshd, stops both
             yield server, key
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
