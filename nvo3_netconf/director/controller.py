@@ -247,14 +247,6 @@ class Director:
             return ApplyOutcome(plans=plans, dry_run=True, notes=adopted)
         return self._run(plans, dry_run=dry_run)
 
-    def missing_items(self, nve: str) -> list[Difference]:
-        """The items of :meth:`check` that are missing altogether."""
-        return [d for d in self.check(nve) if d.kind == "missing"]
-
-    def forget(self, nve: str) -> None:
-        """Assume the NVE holds nothing (it restarted empty); the next apply resends all."""
-        self.applied.forget(nve)
-
     # -- NVE notifications -> registry -------------------------------------------------
 
     def handle(self, nve: str, event: Event) -> bool:

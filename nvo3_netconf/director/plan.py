@@ -171,10 +171,6 @@ class AppliedItems:
         self._cache[nve] = items
         return dict(items)
 
-    def known(self) -> set[str]:
-        """The NVEs the store remembers items of."""
-        return {row[0] for row in self.db.query("SELECT DISTINCT nve FROM applied")}
-
     def record(self, plan: NVEPlan) -> None:
         """The NVE now holds what ``plan`` made of it."""
         held = self.held(plan.nve)
@@ -193,9 +189,3 @@ class AppliedItems:
             held.update((i.key, i) for i in put)
         self._fresh()
         self._cache[plan.nve] = held
-
-    def forget(self, nve: str) -> None:
-        """Nothing is known of the NVE any more (it lost its configuration, or left)."""
-        with self.db.transaction() as db:
-            db.execute("DELETE FROM applied WHERE nve = ?", (nve,))
-        self._cache.pop(nve, None)

@@ -80,6 +80,15 @@ def tenant_alice(director: Director) -> None:
     registry.put_policy(Policy(PolicyKind.QOS, "gold", QOS_GOLD, "alice"))
 
 
+@contextmanager
+def alice_director(tmp_path: Path, agents: dict[str, Agent]) -> Iterator[Director]:
+    """A Director over ``agents`` (register_fleet) with alice's VNs and policies."""
+    with Director(tmp_path / "ndirector.sqlite", timeout=60, attempts=2) as director:
+        register_fleet(director, agents, tmp_path)
+        tenant_alice(director)
+        yield director
+
+
 def tes(agent: Agent) -> TESClient:
     return TESClient(ConnectionParams("127.0.0.1", agent.port, username=TES_USER,
                                       password=PASSWORD,

@@ -25,6 +25,7 @@ from .fleet import (
     POL,
     VM,
     VN,
+    alice_director,
     fleet,
     mappings,
     names,
@@ -62,9 +63,7 @@ def agents(tmp_path: Path, users: UserDatabase) -> Iterator[dict[str, Agent]]:
 
 @pytest.fixture
 def director(tmp_path: Path, agents: dict[str, Agent]) -> Iterator[Director]:
-    with Director(tmp_path / "ndirector.sqlite", timeout=60, attempts=2) as d:
-        register_fleet(d, agents, tmp_path)
-        tenant_alice(d)
+    with alice_director(tmp_path, agents) as d:
         registry = d.registry
         for vm_id, mac, ip, n in ((VM1, MAC1, "10.1.0.1", 1), (VM2, MAC2, "10.1.0.2", 2),
                                   (VM5, MAC5, "10.1.0.5", 4)):

@@ -27,12 +27,11 @@ from .fleet import (
     POL,
     VM,
     VN,
+    alice_director,
     fleet,
     mappings,
     names,
     running,
-    register_fleet,
-    tenant_alice,
     tes,
     underlay,
 )
@@ -49,9 +48,7 @@ def agents(tmp_path: Path, users: UserDatabase) -> Iterator[dict[str, Agent]]:
 
 @pytest.fixture
 def director(tmp_path: Path, agents: dict[str, Agent]) -> Iterator[Director]:
-    with Director(tmp_path / "ndirector.sqlite", timeout=60, attempts=2) as d:
-        register_fleet(d, agents, tmp_path)
-        tenant_alice(d)
+    with alice_director(tmp_path, agents) as d:
         yield d
 
 
@@ -144,7 +141,7 @@ def test_a_move_changes_only_the_entries_that_change(
     plans = {p.nve: p for p in director.plan()}
     assert plans["nve2"].lines() == ["~ /mappings/vn[name=web]/entry[inner-mac=52:54:00:a1:00:01]",
                                      "~ /vn-instances/vn-instance[name=web]"]  # flood list
-    assert "- /vms/vm[vm-id=%s]" % VM1 in plans["nve1"].lines()
+    assert f"- /vms/vm[vm-id={VM1}]" in plans["nve1"].lines()
     assert "+ /mappings/vn[name=web]/entry[inner-mac=52:54:00:a1:00:02]" in plans["nve3"].lines()
     assert director.apply().ok
     assert mappings(agents["nve2"]) == {("web", MAC1): underlay(3)}

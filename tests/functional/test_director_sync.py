@@ -13,7 +13,16 @@ from nvo3_netconf.director.controller import Director
 from nvo3_netconf.server.auth import UserDatabase
 
 from .conftest import Agent
-from .fleet import ACL, MAP, VM, fleet, mappings, names, register_fleet, tenant_alice, underlay
+from .fleet import (
+    ACL,
+    MAP,
+    VM,
+    alice_director,
+    fleet,
+    mappings,
+    names,
+    underlay,
+)
 from .test_director_migration import vm_states
 from .test_director_scenario import MAC1, MAC2, VM1, VM2, associate, web_vm
 
@@ -28,9 +37,7 @@ def agents(tmp_path: Path, users: UserDatabase) -> Iterator[dict[str, Agent]]:
 
 @pytest.fixture
 def director(tmp_path: Path, agents: dict[str, Agent]) -> Iterator[Director]:
-    with Director(tmp_path / "ndirector.sqlite", timeout=60, attempts=2) as d:
-        register_fleet(d, agents, tmp_path)
-        tenant_alice(d)
+    with alice_director(tmp_path, agents) as d:
         d.registry.register(web_vm(VM1, MAC1, "10.1.0.1", "vs1"))
         d.registry.register(web_vm(VM2, MAC2, "10.1.0.2", "vs2"))
         d.registry.record_state("nve1", VM1, "associated", tenant="alice")
