@@ -7,14 +7,18 @@ Two supported deployments are measured:
   benchmark's public key.
 - :class:`OpenSSHAgent` (``ours-openssh``): the agent with ``--unix-socket <dir>/netconf.sock
   --no-builtin-ssh`` behind a private OpenSSH sshd (:class:`sshd.Sshd`, configured exactly
-  as netconfd's except the Subsystem line), which relays the ``netconf`` subsystem with
-  ``socat STDIO UNIX-CONNECT:<socket>``. sshd authenticates the client; the agent learns
-  the user from ``SO_PEERCRED`` of socat, so its users file names the user without
-  credentials::
+  as netconfd's except the Subsystem line), whose ``netconf`` subsystem is
+  ``nvo3-nve-subsystem <socket>``: it hands the channel's pipes to the agent and waits, so
+  no process copies the bytes between sshd and the agent. sshd authenticates the client;
+  the agent learns the user from ``SO_PEERCRED`` of that program, so its users file names
+  the user without credentials::
 
       client --SSH--> sshd (C, one process per connection)
-                       `-- socat STDIO UNIX-CONNECT:<dir>/netconf.sock  (as the user)
-                               --unix socket--> nvo3-nve serve --unix-socket ... --no-builtin-ssh
+                       |-- nvo3-nve-subsystem <dir>/netconf.sock  (as the user; idle)
+                       `--its stdin/stdout pipes, handed over--> nvo3-nve serve --unix-socket ...
+
+  ``--relay socat`` measures the byte relay ``socat STDIO UNIX-CONNECT:<socket>`` instead
+  (also supported by the agent).
 
 Each gets a temporary state directory and the test module directory (``--yang-dir``).
 Logs go to ``agent.log`` in the work directory.
@@ -145,15 +149,18 @@ class OpenSSHAgent(Managed):
 
     name = "ours-openssh"
 
-    def __init__(self, workdir: Path, *, user: str, public_key: str, yang_dir: Path) -> None:
+    def __init__(self, workdir: Path, *, user: str, public_key: str, yang_dir: Path,
+                 relay: str = "handoff") -> None:
         self.workdir = workdir
         self.user = user
+        self.relay = relay
         self.socket = workdir / "netconf.sock"
         self.agent = OurAgent(workdir, user=user, public_key=public_key, yang_dir=yang_dir,
                               unix_socket=self.socket)
         self.sshd = Sshd(workdir, public_key=public_key, user=user,
                          subsystem=self.subsystem, what="sshd (for our agent)")
         self._socat = "/usr/bin/socat"
+        self._handoff = Path(sys.executable).parent / "nvo3-nve-subsystem"
 
     @property
     def port(self) -> int:
@@ -162,20 +169,27 @@ class OpenSSHAgent(Managed):
 
     @property
     def pid(self) -> int | None:
-        """The agent's process id (the datastore's owner; sshd and socat only relay)."""
+        """The agent's process id (the datastore's owner; sshd does SSH)."""
         return self.agent.pid
 
     def subsystem(self, port: int) -> str:
-        """The ``Subsystem netconf`` command of sshd: socat to the agent's socket."""
-        return f"{self._socat} STDIO UNIX-CONNECT:{self.socket}"
+        """The ``Subsystem netconf`` command of sshd: the hand-off program, or socat."""
+        if self.relay == "socat":
+            return f"{self._socat} STDIO UNIX-CONNECT:{self.socket}"
+        return f"{self._handoff} {self.socket}"
 
     def start(self) -> OpenSSHAgent:
         """Start the agent, then sshd.
 
         Raises:
-            StartError: socat or sshd is missing, or a process did not become ready.
+            StartError: the subsystem program or sshd is missing, or a process did not become ready.
         """
-        self._socat = require("socat", "socat")
+        if self.relay == "socat":
+            self._socat = require("socat", "socat")
+        else:
+            self._handoff = Path(sys.executable).parent / "nvo3-nve-subsystem"
+            if not self._handoff.exists():
+                raise StartError(f"{self._handoff} is missing: run make setup")
         if len(str(self.socket)) >= 100:
             raise StartError(f"work directory path too long for a unix socket: {self.socket}")
         self.agent.start()

@@ -10,8 +10,8 @@ It starts, in a temporary directory, three servers loaded with the test module
 - ``ours``: our agent (``nvo3-nve serve``) with its built-in paramiko SSH server on a
   free loopback port;
 - ``ours-openssh``: our agent on a Unix socket (``--unix-socket --no-builtin-ssh``)
-  behind its own private OpenSSH ``sshd``, which relays the subsystem with socat
-  (``agent.py``);
+  behind its own private OpenSSH ``sshd``, whose netconf subsystem hands the channel
+  to the agent (``nvo3-nve-subsystem``; ``--relay socat`` for a byte relay) (``agent.py``);
 - ``netconfd``: Debian's yuma123 ``netconfd`` behind its own private ``sshd``
   (``netconfd.py``), configured like the one above (``sshd.py``) except the Subsystem line.
 
@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs, configs) for inspection")
     parser.add_argument("--strict", action="store_true", help="exit 2 when a goal fails")
+    parser.add_argument("--relay", choices=("handoff", "socat"), default="handoff",
+                        help="the netconf subsystem of ours-openssh: nvo3-nve-subsystem "
+                             "(hands the channel to the agent; default) or a socat byte relay")
     return parser
 
 
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             if "ours-openssh" in selected:
                 (workdir / "ours-openssh").mkdir()
                 relayed = OpenSSHAgent(workdir / "ours-openssh", user=user,
-                                       public_key=public_key, yang_dir=yang_dir)
+                                       public_key=public_key, yang_dir=yang_dir,
+                                       relay=args.relay)
                 stack.enter_context(relayed)
                 servers.append(relayed)
                 setup["ours-openssh"] = f"{relayed.describe()}\n{note}"

@@ -360,6 +360,12 @@ class DatastoreManager:
             del self._locks[datastore]
             logger.info("session %s unlocked %s", session_id, datastore.value)
 
+    def close(self) -> None:
+        """Close the files kept open (the agent stops); a later commit opens them again."""
+        with self._mutex:
+            if self._wal is not None:
+                self._wal.close()
+
     def release_session(self, session_id: SessionId) -> None:
         """Drop every lock of a session that ended (RFC 6241 sec. 7.5, 7.9)."""
         with self._mutex:

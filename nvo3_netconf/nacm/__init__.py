@@ -101,8 +101,21 @@ def build_nacm(
                 bootstrap_group=bootstrap_group)
 
     def on_change(event: CommitEvent) -> None:
-        if event.datastore is Datastore.RUNNING:
+        if event.datastore is Datastore.RUNNING and _touches_nacm(event):
             nacm.invalidate()
 
     datastores.add_listener(on_change)
     return nacm
+
+
+def _touches_nacm(event: CommitEvent) -> bool:
+    """Whether a change of running may have changed ``/nacm`` (no change list: it may)."""
+    if not event.changes:
+        return True
+    for change in event.changes:
+        node = change.schema
+        while node.parent is not None:
+            node = node.parent
+        if node.namespace == NS_NACM:
+            return True
+    return False

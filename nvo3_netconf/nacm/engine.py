@@ -83,6 +83,7 @@ QName = tuple[str, str]
 _LEAVES = (NodeKind.LEAF, NodeKind.LEAF_LIST, NodeKind.ANYXML, NodeKind.ANYDATA)
 _ALWAYS_ALLOWED = {(NS_NC, "close-session")}
 _DEFAULT_DENIED = {(NS_NC, "kill-session"), (NS_NC, "delete-config")}
+_MAX_CACHED_ACCESSES = 256  # users whose UserAccess is kept for the configuration in force
 
 Candidate = tuple[Rule, int, bool]
 """A rule that may match a node or its descendants: how many steps of its path the
@@ -153,6 +154,9 @@ class Nacm:
         self._lock = threading.Lock()
         self._config: NacmConfig | None = None
         self._version = 0  # counts invalidations: a stale compilation is not kept
+        # One UserAccess per user and external groups, for the compiled configuration it
+        # was made from: most requests reuse it (it holds no per-request state).
+        self._accesses: dict[tuple[str, frozenset[str]], UserAccess] = {}
         self._deny_levels: dict[int, str] = {}
         self._subtree_modules: dict[int, frozenset[str]] = {}
         self._subtree_deny: dict[int, str] = {}
@@ -189,15 +193,24 @@ class Nacm:
     def access(self, user: str) -> UserAccess:
         """The decisions for one request of ``user``, under the configuration in force."""
         config = self.config()
+        external = frozenset(self._external_groups(user))
+        key = (user, external)
+        cached = self._accesses.get(key)
+        if cached is not None and cached.config is config:
+            return cached
         bypass = not config.enable or (self.recovery_user is not None
                                        and user == self.recovery_user)
-        groups = config.groups_of(user, self._external_groups(user))
+        groups = config.groups_of(user, external)
         rule_lists = config.rule_lists
         if not rule_lists and self.bootstrap_group is not None:
             rule_lists = (bootstrap_rule_list(self.bootstrap_group),)
         rules = tuple(rule for rule_list in rule_lists if rule_list.applies_to(groups)
                       for rule in rule_list.rules)
-        return UserAccess(self, config, user, groups, rules, bypass=bypass)
+        access = UserAccess(self, config, user, groups, rules, bypass=bypass)
+        if len(self._accesses) >= _MAX_CACHED_ACCESSES:
+            self._accesses.clear()
+        self._accesses[key] = access
+        return access
 
     # ------------------------------------------------------------------ counters
     def count(self, name: str) -> None:
@@ -276,10 +289,20 @@ class UserAccess:
             (rule, 0, False) for rule in rules
             if rule.kind in (RuleKind.ANY, RuleKind.DATA) and not (rule.broken and rule.permit)
         )
+        # Decisions that depend on nothing but the above (the object is shared by requests).
+        self._exec: dict[tuple[str, str], bool] = {}
+        self._unrestricted: dict[Access, bool] = {}
 
     # -------------------------------------------------------------------- exec
     def exec_allowed(self, namespace: str, name: str) -> bool:
         """Whether the user may invoke the operation (RFC 8341 sec. 3.4.4)."""
+        key = (namespace, name)
+        allowed = self._exec.get(key)
+        if allowed is None:
+            allowed = self._exec[key] = self._exec_decision(namespace, name)
+        return allowed
+
+    def _exec_decision(self, namespace: str, name: str) -> bool:
         if self.bypass or (namespace, name) in _ALWAYS_ALLOWED:
             return True
         module = self._rpc_module(namespace, name)
@@ -324,6 +347,12 @@ class UserAccess:
     # ----------------------------------------------------------- unrestricted
     def unrestricted(self, op: Access) -> bool:
         """True when every data node is allowed ``op`` (nothing to check or prune)."""
+        found = self._unrestricted.get(op)
+        if found is None:
+            found = self._unrestricted[op] = self._unrestricted_decision(op)
+        return found
+
+    def _unrestricted_decision(self, op: Access) -> bool:
         if self.bypass:
             return True
         for rule, _, _ in self._data_rules:

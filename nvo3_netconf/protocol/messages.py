@@ -137,6 +137,8 @@ class RPCReply:
 
 def _check_root(el: Element, name: str) -> None:
     """Raise unless ``el`` is ``<name>`` in the base namespace."""
+    if el.tag == f"{{{NS_NC}}}{name}":
+        return
     if local_name(el) != name:
         raise UnknownElementError(
             f"Expected a <{name}> element, got <{local_name(el)}>.",

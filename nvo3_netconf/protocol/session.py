@@ -52,7 +52,7 @@ from nvo3_netconf.protocol.messages import (
     parse_rpc,
     rpc_attributes,
 )
-from nvo3_netconf.protocol.xml import parse_xml
+from nvo3_netconf.protocol.xml import make_parser, parse_xml
 from nvo3_netconf.transport.framing import FrameDecoder, encode_message
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ class NetconfSession:
         self._dispatcher = dispatcher
         self._on_close = on_close
         self._decoder = FrameDecoder(max_message_size=max_message_size)
+        self._parser = make_parser()  # reused: one session's messages are parsed in turn
         self._framing = FramingVersion.EOM
         self._hello_done = False
         self._after_large = after_large_message
@@ -254,7 +255,7 @@ class NetconfSession:
             return
         self.info.in_rpcs += 1
         try:
-            root = parse_xml(message)
+            root = parse_xml(message, parser=self._parser)
         except MalformedMessageError as error:
             self.info.in_bad_rpcs += 1
             self._log.info("malformed message: %s", error.message)
@@ -303,7 +304,7 @@ class NetconfSession:
 
     def _handle_hello(self, message: bytes) -> None:
         try:
-            hello = parse_hello(parse_xml(message), from_server=False)
+            hello = parse_hello(parse_xml(message, parser=self._parser), from_server=False)
         except RPCError as error:
             self._log.info("bad hello, closing: %s", error.message)
             self.close(TerminationReason.BAD_HELLO)

@@ -103,7 +103,9 @@ def make_parser() -> etree.XMLParser:
     )
 
 
-def parse_xml(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
+def parse_xml(
+    data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, parser: etree.XMLParser | None = None
+) -> Element:
     """Parse one message received from a peer.
 
     Whitespace before the document is ignored (some peers send a newline after
@@ -112,6 +114,8 @@ def parse_xml(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
     Args:
         data: the message as framed by the transport.
         max_depth: the deepest element nesting accepted (root = 1).
+        parser: a parser from :func:`make_parser` to reuse (a session keeps one; never
+            shared between threads); by default a new one.
 
     Returns:
         The root element.
@@ -123,11 +127,11 @@ def parse_xml(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
     if data[:1] in (b" ", b"\t", b"\r", b"\n"):
         data = data.lstrip(_WHITESPACE)
     try:
-        root = etree.fromstring(data, make_parser())
+        root = etree.fromstring(data, parser if parser is not None else make_parser())
     except etree.XMLSyntaxError as exc:
         raise MalformedMessageError(_syntax_error_message(exc)) from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+    # The parser reads UTF-8 only, where a declaration is always spelt "<!DOCTYPE".
+    if b"<!DOCTYPE" in data and _has_doctype(root):
         raise MalformedMessageError(
             "The message contains a document type declaration, which NETCONF forbids "
             "(RFC 6241 sec. 3.2)."
@@ -135,6 +139,12 @@ def parse_xml(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Element:
     if data.count(b"<") > max_depth and _deeper_than(root, max_depth):
         raise MalformedMessageError(f"The message nests elements deeper than {max_depth} levels.")
     return root
+
+
+def _has_doctype(root: Element) -> bool:
+    docinfo = root.getroottree().docinfo
+    return bool(docinfo.doctype or docinfo.internalDTD is not None
+                or docinfo.externalDTD is not None)
 
 
 def _syntax_error_message(exc: etree.XMLSyntaxError) -> str:
@@ -286,7 +296,8 @@ def find_child(el: Element, ns: str | None, local: str) -> Element | None:
         ns: the child's namespace URI.
         local: the child's local name.
     """
-    return el.find(qname(ns, local))
+    # iterchildren(tag) matches in C; find() would compile an ElementPath first.
+    return next(el.iterchildren(qname(ns, local)), None)
 
 
 def child_text(el: Element, ns: str | None, local: str) -> str | None:

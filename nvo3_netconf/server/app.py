@@ -175,6 +175,7 @@ class RunningServer:
         self.netconf.scheduler.stop()
         if self.dataplane is not None:
             self.dataplane.close()
+        self.netconf.datastores.close()
         logger.info("NVE agent stopped")
 
     def __enter__(self) -> RunningServer:

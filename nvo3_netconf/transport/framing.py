@@ -266,6 +266,10 @@ class FrameDecoder:
 
     def _next_chunked(self) -> bytes | None:
         data = self._data
+        if not self._in_message and isinstance(data, bytes):
+            whole = self._single_chunk_message(data, self._pos)
+            if whole is not None:
+                return whole
         while True:
             pos = self._pos
             if self._chunk_left:
@@ -285,6 +289,26 @@ class FrameDecoder:
                 self._in_message = True
                 continue
             return self._finish_message()
+
+    def _single_chunk_message(self, data: bytes, pos: int) -> bytes | None:
+        """The usual case, read in one step: a whole message of one chunk at ``pos``.
+
+        Returns None for anything else (incomplete, several chunks, or invalid), which
+        the general parser then handles, errors included.
+        """
+        if not data.startswith(b"\n#", pos):
+            return None
+        end = data.find(b"\n", pos + 2, pos + MAX_CHUNK_HEADER_LENGTH)
+        digits = data[pos + 2 : end]
+        if end < 0 or not digits.isdigit() or digits[0] == _ZERO:
+            return None
+        size = int(digits)
+        start = end + 1
+        stop = start + size
+        if size > self._max_message_size or not data.startswith(END_OF_CHUNKS, stop):
+            return None
+        self._pos = stop + len(END_OF_CHUNKS)
+        return data[start:stop]
 
     def _add_piece(self, data: _Buffer, pos: int, take: int) -> None:
         """Append ``data[pos:pos + take]`` to the message body."""

@@ -1,18 +1,22 @@
 """NETCONF over OpenSSH: the agent's end of the ``netconf`` subsystem (RFC 6242).
 
 Operators may prefer OpenSSH's sshd for SSH itself (its ciphers, PAM, key management,
-and SSH crypto running in C, in separate processes). sshd then runs a relay for the
-``netconf`` subsystem, as the logged-in user, that joins the channel to this Unix
-socket; socat does it::
+and SSH crypto running in C, in separate processes). sshd then runs the ``netconf``
+subsystem program, as the logged-in user, which reaches the agent on this Unix socket.
+Two programs are accepted:
 
-    Subsystem netconf /usr/bin/socat STDIO UNIX-CONNECT:/run/nvo3-nve/netconf.sock
+- ``nvo3-nve-subsystem SOCKET`` hands the channel's descriptors over
+  (:mod:`.handoff`); the session then reads and writes sshd's pipes directly
+  (:class:`PipeLink`), with no process in between;
+- a byte relay, ``socat STDIO UNIX-CONNECT:SOCKET``, whose connection carries the
+  stream (:class:`SocketLink`).
 
-The user is the one sshd authenticated: the kernel reports the relay's uid with
+The user is the one sshd authenticated: the kernel reports the program's uid with
 ``SO_PEERCRED`` (it cannot be forged), and only names the agent knows are accepted.
 Bytes then flow exactly as on the built-in SSH listener (:mod:`.ssh`): the session
 factory builds the protocol session, framing included.
 
-Public class: :class:`UnixSocketServer`.
+Public classes: :class:`UnixSocketServer`, :class:`PipeLink`, :class:`SocketLink`.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import select
 import socket
 import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from nvo3_netconf.transport.handoff import first_message, receive_handoff
 from nvo3_netconf.transport.ssh import (
     DEFAULT_SEND_TIMEOUT,
+    RECV_SIZE,
     PeerInfo,
     SendWatchdog,
     SessionFactory,
@@ -38,6 +45,13 @@ from nvo3_netconf.transport.ssh import (
 logger = logging.getLogger(__name__)
 
 _UCRED = struct.Struct("3i")
+
+HANDOFF_WAIT = 0.1
+"""Seconds a new relay has to send its first bytes before the session starts anyway.
+
+``nvo3-nve-subsystem`` hands off at once; a byte relay (socat) forwards what the client
+sends, and a client that waits for the server's hello first sends nothing.
+"""
 
 
 class SocketLink(StreamLink):
@@ -56,6 +70,81 @@ class SocketLink(StreamLink):
 
     def _shutdown(self) -> None:
         self._sock.shutdown(socket.SHUT_RDWR)
+
+
+class PipeLink(StreamLink):
+    """A session on the channel descriptors handed over by ``nvo3-nve-subsystem``.
+
+    Reads and writes wait with ``poll`` on the descriptor and on a wake-up pipe, so
+    :meth:`close` (kill-session, shutdown, the send watchdog) ends a blocked read or
+    write at once. The descriptors are closed by :meth:`release`, under the send lock,
+    so no late send can reach a descriptor number the process has reused.
+    """
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        super().__init__()
+        self._read_fd = read_fd
+        self._write_fd = write_fd
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._released = False
+        self._release_lock = threading.Lock()
+        for fd in (read_fd, write_fd):
+            os.set_blocking(fd, False)
+            os.set_inheritable(fd, False)
+        self._read_poll = select.poll()
+        self._read_poll.register(read_fd, select.POLLIN)
+        self._read_poll.register(self._wake_read, select.POLLIN)
+
+    def receive(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the peer; ``b""`` at its end or once closed."""
+        while True:
+            if self.closed:
+                return b""
+            try:
+                return os.read(self._read_fd, size)
+            except BlockingIOError:
+                pass
+            for fd, _events in self._read_poll.poll():
+                if fd == self._wake_read:
+                    return b""
+
+    def _sendall(self, data: bytes) -> None:
+        if self._released:
+            raise OSError("the session's channel is closed")
+        view = memoryview(data)
+        waiter: select.poll | None = None
+        while view:
+            try:
+                written = os.write(self._write_fd, view)
+            except BlockingIOError:
+                if waiter is None:
+                    waiter = select.poll()
+                    waiter.register(self._write_fd, select.POLLOUT)
+                    waiter.register(self._wake_read, select.POLLIN)
+                if any(fd == self._wake_read for fd, _ in waiter.poll()):
+                    raise OSError("the session's channel was closed during a send") from None
+                continue
+            view = view[written:]
+            self._progress()
+
+    def _shutdown(self) -> None:
+        try:
+            os.write(self._wake_write, b"x")
+        except BlockingIOError:
+            pass  # already woken
+
+    def release(self) -> None:
+        """Close the descriptors (the session is over and its reader has stopped)."""
+        self.close()
+        with self._send_lock, self._release_lock:
+            if self._released:
+                return
+            self._released = True
+            for fd in (self._read_fd, self._write_fd, self._wake_read, self._wake_write):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 class UnixSocketServer:
@@ -147,13 +236,37 @@ class UnixSocketServer:
             return
         with self._lock:
             self._connections.add(conn)
-        link = SocketLink(conn)
-        self.watchdog.watch(link, f"{user} (relay pid {pid})")
         try:
-            handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
-            pump(conn.recv, handler, link, user)
+            self._run_session(conn, user, pid)
         finally:
-            self.watchdog.forget(link)
             with self._lock:
                 self._connections.discard(conn)
             conn.close()
+
+    def _run_session(self, conn: socket.socket, user: str, pid: int) -> None:
+        """Run the session of one relay: a hand-off (``nvo3-nve-subsystem``) or bytes."""
+        try:
+            first = first_message(conn, RECV_SIZE, HANDOFF_WAIT)
+        except OSError:
+            return
+        channel = receive_handoff(conn, *first) if first is not None else None
+        link: StreamLink
+        if channel is not None:
+            link = PipeLink(*channel)
+            receive = link.receive
+        else:
+            link = SocketLink(conn)
+            # The bytes already read are the start of the stream.
+            pending = [first[0]] if first is not None else []
+
+            def receive(size: int) -> bytes:
+                return pending.pop() if pending else conn.recv(size)
+
+        self.watchdog.watch(link, f"{user} (relay pid {pid})")
+        try:
+            handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
+            pump(receive, handler, link, user)
+        finally:
+            self.watchdog.forget(link)
+            if isinstance(link, PipeLink):
+                link.release()
