@@ -166,7 +166,7 @@ class ChangeCheck:
     def _collect(self, change: ChangeLike) -> None:
         node, operation = change.schema, change.operation
         if operation == "create" and change.new is not None:
-            self.work.parse[id(change.new)] = change.new
+            self.work.parse[id(change.new)] = (change.new, node)
             self._created(change.new, node)
             self._triggered(node, change.new, operation)
         elif operation == "delete" and change.old is not None:
@@ -181,7 +181,7 @@ class ChangeCheck:
             self._removed_values(change.old, node)
             self.work.all_instids = self.work.all_instids or bool(self.rules.instance_identifiers)
         elif operation == "replace" and change.new is not None:
-            self.work.parse[id(change.new)] = change.new
+            self.work.parse[id(change.new)] = (change.new, node)
             self._own(change.new, node)
             if change.old is not None:
                 self._removed_values(change.old, node)

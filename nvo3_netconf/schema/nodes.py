@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from _libyang import ffi, lib
 
@@ -83,6 +84,8 @@ class SchemaNode:
             ``nacm:default-deny-write`` / ``nacm:default-deny-all`` (``""`` otherwise).
         parent: the data (or rpc/notification) parent, None at top level.
         children: child nodes by qualified name.
+        cnode: libyang's compiled node (``struct lysc_node *``), valid while the context
+            lives; None for nodes made here (rpc input and output).
     """
 
     name: str
@@ -103,6 +106,7 @@ class SchemaNode:
     nacm_default_deny: str = ""
     parent: SchemaNode | None = None
     children: dict[QName, SchemaNode] = field(default_factory=dict)
+    cnode: Any = field(default=None, repr=False)
 
     @property
     def qname(self) -> QName:
@@ -228,6 +232,7 @@ class SchemaTree:
             choices=_choices_of(c),
             nacm_default_deny=_nacm_default_deny(c),
             parent=parent,
+            cnode=c,
         )
         if kind is NodeKind.LIST:
             node.keys = tuple(_list_keys(c))

@@ -87,7 +87,8 @@ class Work:
     """What the changes call for, keyed so that each check runs once.
 
     Attributes:
-        parse: created or replaced elements whose values libyang must parse.
+        parse: created or replaced elements (with their schema node) whose values libyang
+            must check.
         musts: (rule, instance) pairs; an instance may be implicit.
         whens: (rule, element) pairs.
         leafrefs: leafref elements and their rules.
@@ -98,7 +99,7 @@ class Work:
         requirements: parents (or a module's top level) whose mandatory content to check.
     """
 
-    parse: dict[int, Element] = field(default_factory=dict)
+    parse: dict[int, tuple[Element, SchemaNode]] = field(default_factory=dict)
     musts: dict[tuple[int, object], tuple[MustRule, Location]] = field(default_factory=dict)
     whens: dict[tuple[int, int], tuple[WhenRule, Element]] = field(default_factory=dict)
     leafrefs: dict[int, tuple[LeafrefRule, Element]] = field(default_factory=dict)
@@ -149,7 +150,10 @@ class Verdicts:
 
     def _check_values(self) -> None:
         """Type errors: libyang parses each changed subtree with its ancestors' keys."""
-        for element in self.work.parse.values():
+        cdata = self.rules.context_cdata
+        for element, node in self.work.parse.values():
+            if _valid_term(cdata, node, element):
+                continue
             issue = self._parse_fragment(element)
             if issue is not None:
                 self._add(issue, functools.partial(_document_key, 0, element))
@@ -560,6 +564,26 @@ def _json_path(text: str, namespaces: dict[str, str], rules: Any) -> str:
         return f"{module}:"
 
     return _NAME_TOKEN.sub(rename, text)
+
+
+def _valid_term(cdata: object, node: SchemaNode, element: Element) -> bool:
+    """Whether a leaf's or leaf-list entry's value is valid for its type.
+
+    libyang checks the text against the compiled type directly (no fragment to build and
+    parse). Only for plain values: a value naming prefixes, or an element with children
+    or attributes, answers False, as does an invalid value -- the caller then parses the
+    fragment, which gives the error its message and path.
+    """
+    if (node.cnode is None or node.prefixed_value or len(element) or element.attrib
+            or node.kind not in (NodeKind.LEAF, NodeKind.LEAF_LIST)):
+        return False
+    value = (element.text or "").encode()
+    status = lib.lyd_value_validate(cdata, node.cnode, value, len(value), ffi.NULL, ffi.NULL,
+                                    ffi.NULL)
+    if status in (lib.LY_SUCCESS, lib.LY_EINCOMPLETE):  # incomplete: a reference, checked apart
+        return True
+    lib.ly_err_clean(cdata, ffi.NULL)
+    return False
 
 
 def _parse_only(cdata: object, data: bytes) -> ValidationIssue | None:

@@ -584,3 +584,42 @@ def test_test_modules_are_clean(test_context: YangContext) -> None:
     validator = IncrementalValidator(test_context, SchemaTree(test_context))
     assert validator.rules.unsupported == []
     assert Path(ROOT / "tests" / "yang" / "modules").is_dir()
+
+
+@pytest.mark.parametrize(("path", "text", "valid"), [
+    (("top", "item", "number"), "7", True),
+    (("top", "item", "number"), "0", False),  # range 1..16777215
+    (("top", "item", "number"), "seven", False),
+    (("top", "item", "name"), "x" * 32, True),
+    (("top", "item", "name"), "x" * 33, False),  # length 1..32
+    (("top", "mode"), "fast", True),
+    (("top", "mode"), "quick", False),  # not an enum
+    (("top", "ref", "item"), "anything", True),  # leafref: its target is checked apart
+])
+def test_plain_values_are_checked_by_libyang_without_a_fragment(
+    schema: SchemaTree, test_context: YangContext, path: tuple[str, ...], text: str,
+    valid: bool,
+) -> None:
+    from nvo3_netconf.schema.verdicts import _valid_term
+
+    node = schema.roots[(T, path[0])]
+    for name in path[1:]:
+        node = node.children[(T, name)]
+    leaf = etree.Element(f"{{{T}}}{path[-1]}")
+    leaf.text = text
+    assert _valid_term(test_context.libyang.cdata, node, leaf) is valid
+
+
+def test_prefixed_values_and_odd_elements_go_to_the_fragment_parser(
+    schema: SchemaTree, test_context: YangContext,
+) -> None:
+    from nvo3_netconf.schema.verdicts import _valid_term
+
+    top = schema.roots[(T, "top")]
+    proto = etree.Element(f"{{{T}}}proto", nsmap={"t": T})
+    proto.text = "t:tcp"
+    assert not _valid_term(test_context.libyang.cdata, top.children[(T, "proto")], proto)
+    mode = etree.Element(f"{{{T}}}mode")
+    mode.append(etree.Comment("c"))
+    mode[0].tail = "fast"
+    assert not _valid_term(test_context.libyang.cdata, top.children[(T, "mode")], mode)
