@@ -43,7 +43,7 @@ from nvo3_netconf.constants import (
     ErrorType,
     TestOption,
 )
-from nvo3_netconf.datastore.changes import PartialEditError
+from nvo3_netconf.datastore.changes import PartialEditError, settle_prefixes
 from nvo3_netconf.datastore.edit import Change, KeyIndexes, apply_edit, entries_by_key
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
 from nvo3_netconf.datastore.undo import UndoJournal
@@ -821,6 +821,13 @@ class DatastoreManager:
             raise ConfigError(f"{path} is not readable XML: {error}") from None
         if tree.tag != DATA_TAG:
             raise ConfigError(f"{path} is not a datastore file (root {tree.tag!s}).")
+        # Files written before every default namespace was bound to a prefix as well.
+        prefixes = {namespace: prefix for prefix, namespace in self._schema.prefixes.items()}
+        for child in list(tree):
+            if isinstance(child.tag, str):
+                qname = etree.QName(child)
+                settle_prefixes(child, self._schema.root(qname.namespace or "", qname.localname),
+                                prefixes)
         self._validate_loaded(tree, path)
         return tree
 
