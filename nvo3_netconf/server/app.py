@@ -106,7 +106,9 @@ def capabilities_for(yang: YangContext) -> list[str]:
     RFC 7950 sec. 5.6.4: the ``yang-library:1.0`` capability tells clients that
     ``/modules-state`` lists every module, import-only ones included (which the module
     URIs, one per implemented module, leave out); its ``module-set-id`` changes with the
-    module set.
+    module set. A module URI carries the module's enabled features and the modules that
+    deviate it (RFC 6020 / RFC 7950 sec. 5.6.4, ``&features=`` and ``&deviations=``),
+    as the YANG library lists them.
     """
     library = yang.module("ietf-yang-library")
     assert library is not None  # one of the SERVER_MODULES, always loaded
@@ -136,6 +138,8 @@ def capabilities_for(yang: YangContext) -> list[str]:
             uri += f"&revision={module.revision}"
         if module.features:
             uri += "&features=" + ",".join(module.features)
+        if module.deviations:
+            uri += "&deviations=" + ",".join(module.deviations)
         caps.append(uri)
     return caps
 

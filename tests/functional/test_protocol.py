@@ -5,6 +5,8 @@ Each test runs under base:1.1 and base:1.0 framing (the ``connect`` fixture).
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError as NcRPCError
@@ -43,6 +45,19 @@ def test_hello_announces_capabilities_and_modules(connect) -> None:
         assert cap in caps
     assert any(c.startswith(f"{NS}?module=nvo3-test&revision=2026-11-21") for c in caps)
     assert int(m.session_id) >= 1
+
+
+def test_hello_names_the_deviations_of_each_module(connect) -> None:
+    """RFC 7950 sec. 5.6.4: a deviated module's URI lists its deviation modules."""
+    m = connect()
+    params = {}
+    for cap in m.server_capabilities:
+        if "?module=" in cap:
+            query = parse_qs(cap.split("?", 1)[1])
+            params[query["module"][0]] = query
+    assert params["ietf-netconf-acm"]["deviations"] == ["nvo3-nacm-deviations"]
+    assert "deviations" not in params["nvo3-nacm-deviations"]
+    assert "deviations" not in params["nvo3-test"]
 
 
 def test_edit_then_get_config_round_trip(connect) -> None:
