@@ -38,6 +38,7 @@ from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.errors import ConfigError
 from nvo3_netconf.nacm import build_nacm
 from nvo3_netconf.notifications import NotificationBus, QueueLimits, ReplayLog
+from nvo3_netconf.nve.resources import check_vn_limit
 from nvo3_netconf.nve.service import NVEService
 from nvo3_netconf.protocol.dispatch import OperationHandler
 from nvo3_netconf.protocol.ops import (
@@ -240,6 +241,7 @@ def build_server(
         except DataplaneError as error:
             dataplane.close()
             raise ConfigError(f"the {config.dataplane} data plane cannot start: {error}") from None
+    datastores.add_constraint(check_vn_limit)  # /nve:nve/resource-limits/max-vns
     nve = NVEService(datastores=datastores, validator=Validator(yang), scheduler=scheduler,
                      sinks=(notifications,), dataplane=dataplane)
     # RFC 8341 NACM: its configuration is in running; the users file's groups count.
