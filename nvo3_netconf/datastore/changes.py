@@ -21,7 +21,8 @@ reorders them moves the fewest (:func:`longest_increasing`).
 Public names: :class:`ChangeOp`, :class:`Change`, :class:`PartialEditError`,
 :class:`ChangeLog`, :func:`quote_literal`, :func:`bind_prefix`, :data:`NO_NAMESPACES`,
 :func:`value_key`, :func:`resolve_prefixes`, :func:`value_prefixes`, :func:`any_content`,
-:func:`copy_any`, :func:`other_case`,
+:func:`copy_any`, :func:`other_case`, :func:`adopt`, :func:`settle_prefixes`,
+:func:`bind_prefixes`, :func:`default_namespace`, :func:`rebase_value`,
 :func:`key_predicates`, :func:`previous_entry`, :func:`place`, :func:`longest_increasing`.
 """
 
@@ -335,18 +336,124 @@ def rebase_value(
     return _PREFIXED.sub(rewrite, text), declarations
 
 
-def adopt(parent: Element, element: Element, snode: SchemaNode | None) -> None:
+def adopt(
+    parent: Element, element: Element, snode: SchemaNode | None, prefixes: Mapping[str, str]
+) -> Element:
     """Append a foreign subtree (copy-config content) keeping its values' meaning.
 
     Appending lets lxml strip declarations that the new ancestors already make (see
-    :func:`rebase_value`); the prefixed values of the subtree are read before and
+    :func:`rebase_value`), and the subtree's namespaces are bound to prefixes
+    (:func:`bind_prefixes`); the prefixed values of the subtree are read before and
     rewritten after, for the scope they end up in.
+
+    Args:
+        parent: where the subtree goes (a datastore root).
+        element: the subtree, detached.
+        snode: its schema node, if it has one.
+        prefixes: namespace -> preferred prefix (the implemented modules' prefixes).
+
+    Returns:
+        The stored subtree: ``element``, or the copy of it that binds its namespace.
     """
     captured = _prefixed_leaves(element, snode) if snode is not None else []
     parent.append(element)
+    return _settle(element, captured, prefixes)
+
+
+def settle_prefixes(element: Element, snode: SchemaNode | None,
+                    prefixes: Mapping[str, str]) -> Element:
+    """:func:`bind_prefixes` for a stored subtree (read from a file), values kept."""
+    captured = _prefixed_leaves(element, snode) if snode is not None else []
+    return _settle(element, captured, prefixes)
+
+
+def _settle(element: Element, captured: list[tuple[Element, dict[str, str], bool]],
+            prefixes: Mapping[str, str]) -> Element:
+    element = bind_prefixes(element, prefixes)
     for leaf, used, path_value in captured:
         text, _ = rebase_value(leaf.text or "", used, leaf.nsmap, path_value=path_value)
         leaf.text = text
+    return element
+
+
+# The elements of a subtree (itself included) in another namespace than their parent's.
+_NAMESPACE_CHANGES = etree.XPath("descendant-or-self::*[namespace-uri() != namespace-uri(..)]")
+
+
+def bind_prefixes(element: Element, prefixes: Mapping[str, str]) -> Element:
+    """Bind a prefix wherever ``element``'s subtree declares a default namespace.
+
+    A value that needs a prefix for the namespace of its enclosing container (an
+    instance-identifier, RFC 7950 sec. 9.13.2) cannot declare it on the leaf itself:
+    lxml drops a declaration whenever an ancestor declares the same namespace URI,
+    as default namespace too, each time the leaf is inserted or moved (an undone
+    edit re-inserts it). So every stored element that makes a namespace the default
+    one binds a prefix to it as well, and :func:`rebase_value` writes values with
+    that prefix; a subtree only moves as a whole, with its declarations.
+
+    An element that lacks such a prefix is rebuilt (lxml cannot add a declaration to
+    an existing element): its children move to a copy that declares it. Prefixed
+    values of the children may lose their own declarations by that move; callers
+    rewrite them (:func:`adopt`, :func:`settle_prefixes`).
+
+    Args:
+        element: the subtree, attached where it is stored.
+        prefixes: namespace -> preferred prefix (the implemented modules' prefixes).
+
+    Returns:
+        ``element``, or its rebuilt copy now in its place.
+    """
+    result = element
+    for node in _NAMESPACE_CHANGES(element):
+        assert isinstance(node, etree._Element)
+        if node.prefix is not None:
+            continue  # named with a prefix: it declares no default namespace
+        tag = str(node.tag)
+        namespace = tag[1:].partition("}")[0] if tag[:1] == "{" else ""
+        scope = node.nsmap
+        if not namespace or any(p is not None and u == namespace for p, u in scope.items()):
+            continue
+        rebuilt = _with_prefix(node, namespace, scope, prefixes.get(namespace))
+        if node is element:
+            result = rebuilt
+    return result
+
+
+def default_namespace(
+    namespace: str, scope: Mapping[str | None, str], preferred: str | None
+) -> dict[str | None, str]:
+    """The declarations making ``namespace`` the default one where ``scope`` is in scope.
+
+    The namespace is bound to a prefix as well (see :func:`bind_prefixes`): to
+    ``preferred`` (the module's prefix) unless ``scope`` binds that already, else to
+    ``ns0``, ``ns1``... Nothing is added if ``scope`` binds a prefix to it already.
+    """
+    nsmap: dict[str | None, str] = {None: namespace}
+    if any(p is not None and u == namespace for p, u in scope.items()):
+        return nsmap
+    prefix = preferred if preferred and preferred not in scope else None
+    number = 0
+    while prefix is None:
+        candidate = f"ns{number}"
+        prefix = candidate if candidate not in scope else None
+        number += 1
+    nsmap[prefix] = namespace
+    return nsmap
+
+
+def _with_prefix(node: Element, namespace: str, scope: Mapping[str | None, str],
+                 preferred: str | None) -> Element:
+    parent = node.getparent()
+    inherited = parent.nsmap if parent is not None else {}
+    nsmap = {p: u for p, u in scope.items() if inherited.get(p) != u}
+    nsmap.update(default_namespace(namespace, scope, preferred))
+    rebuilt = etree.Element(node.tag, dict(node.attrib), nsmap=nsmap)
+    rebuilt.text = node.text
+    rebuilt.extend(list(node))
+    if parent is not None:
+        parent.replace(node, rebuilt)
+    rebuilt.tail = node.tail
+    return rebuilt
 
 
 def _prefixed_leaves(

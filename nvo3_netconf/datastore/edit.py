@@ -35,10 +35,13 @@ Semantics (RFC 6241 sec. 7.2; RFC 7950 sec. 7.5.8, 7.6.7, 7.7.9, 7.8.6, 7.9, 7.1
   nested choices included (RFC 7950 sec. 7.9.2); those deletions are Changes too.
 - A non-presence container carries no data of its own (RFC 7950 sec. 7.5.1): one
   left without children by the edit is removed, without a Change.
-- Leaf values are stored as given; prefixes used in a value (identityref,
-  instance-identifier) are declared on the stored leaf, and its default namespace is
-  the one in effect on the request element, so the value keeps its meaning when the
-  tree is serialized. Values are compared with prefixes resolved to namespaces.
+- Leaf values are stored as given, except for the prefixes they use (identityref,
+  instance-identifier): a namespace in scope where the leaf is stored is written with
+  the prefix bound to it there (every element that makes a namespace the default one
+  binds a prefix to it too, see :func:`~nvo3_netconf.datastore.changes.bind_prefixes`),
+  others are declared on the stored leaf; an unprefixed identityref keeps the default
+  namespace of the request element. So the value keeps its meaning when the tree is
+  serialized or an edit is undone. Values are compared with prefixes resolved.
 
 Errors (error-type application unless marked; error-path is the node's instance path,
 its parent's for unknown elements; ``bad-element`` names the node):
@@ -96,7 +99,9 @@ from nvo3_netconf.datastore.changes import (
     PartialEditError,
     any_content,
     bind_prefix,
+    bind_prefixes,
     copy_any,
+    default_namespace,
     key_predicates,
     longest_increasing,
     other_case,
@@ -271,6 +276,7 @@ class _Editor:
         self._conflicts: dict[SchemaNode, tuple[SchemaNode, ...]] = {}
         self._split_cache: dict[str, tuple[str, str]] = {}
         self._shapes: dict[SchemaNode, _Shape] = {}
+        self._mixed: dict[SchemaNode, bool] = {}
 
     # ------------------------------------------------------------------ walking
     def children(
@@ -409,12 +415,17 @@ class _Editor:
             # node-by-node walk would treat specially is stored as one copy.
             element = _clean_copy(edit)
             data_parent.append(element)
+            if (self._default_namespace(data_parent) != snode.namespace
+                    or self._mixed_namespaces(snode)):
+                element = bind_prefixes(element, self._prefix_of())
             self._journal.inserted(element)
         elif snode.kind in _INNER:
             if self._default_namespace(data_parent) == snode.namespace:
                 element = etree.SubElement(data_parent, self._tag(snode))
             else:
-                nsmap = {None: snode.namespace}
+                # The namespace is bound to a prefix too, for values that name it
+                # (see bind_prefixes).
+                nsmap = default_namespace(snode.namespace, data_parent.nsmap, snode.prefix)
                 element = etree.SubElement(data_parent, self._tag(snode), nsmap=nsmap)
             self._journal.inserted(element)
             for key_edit in key_elements:  # keys first, in key order (RFC 7950 sec. 7.8.5)
@@ -790,6 +801,19 @@ class _Editor:
             tags = tuple(f"{{{snode.namespace}}}{name}" for name in snode.keys)
             self._key_tags[snode] = tags
         return tags
+
+    def _prefix_of(self) -> dict[str, str]:
+        """Namespace -> prefix of the implemented modules."""
+        return {namespace: prefix for prefix, namespace in self._schema.prefixes.items()}
+
+    def _mixed_namespaces(self, snode: SchemaNode) -> bool:
+        """Whether ``snode``'s subtree holds nodes of another namespace (augments)."""
+        mixed = self._mixed.get(snode)
+        if mixed is None:
+            mixed = any(child.namespace != snode.namespace or self._mixed_namespaces(child)
+                        for child in snode.children.values())
+            self._mixed[snode] = mixed
+        return mixed
 
     def _default_namespace(self, element: Element) -> str | None:
         if element.prefix is None:

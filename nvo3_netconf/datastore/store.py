@@ -43,7 +43,7 @@ from nvo3_netconf.constants import (
     ErrorType,
     TestOption,
 )
-from nvo3_netconf.datastore.changes import PartialEditError
+from nvo3_netconf.datastore.changes import PartialEditError, settle_prefixes
 from nvo3_netconf.datastore.edit import Change, KeyIndexes, apply_edit, entries_by_key
 from nvo3_netconf.datastore.persist import DatastoreFiles, atomic_remove, atomic_write
 from nvo3_netconf.datastore.undo import UndoJournal
@@ -124,6 +124,10 @@ ChangeCheck = Callable[[etree._Element, Sequence[Change]], None]
 
 TreeCheck = Callable[[etree._Element, etree._Element], None]
 """Vets replacing a datastore's content (NACM): current and new; raises to refuse it."""
+
+Constraint = Callable[[etree._Element], None]
+"""A rule of the server that the modules cannot state (e.g. a configured limit on a
+count of list entries): checks a datastore's content; raises RPCError to refuse it."""
 
 
 class AppliedChange(Protocol):
@@ -209,6 +213,7 @@ class DatastoreManager:
         self._mutex = threading.RLock()
         self._locks: dict[Datastore, SessionId] = {}
         self._listeners: list[CommitListener] = []
+        self._constraints: list[Constraint] = []
         self._applier: RunningApplier | None = None
         self._running_version = 0  # counts running's changes
         self._candidate_version = 0  # running's version when candidate diverged (-1: none)
@@ -286,6 +291,15 @@ class DatastoreManager:
     def add_listener(self, listener: CommitListener) -> None:
         """Be told of every change to a datastore."""
         self._listeners.append(listener)
+
+    def add_constraint(self, constraint: Constraint) -> None:
+        """Check ``constraint`` wherever a datastore's content is validated.
+
+        It runs after the schema validation of every edit, copy-config, commit and
+        <validate>, so a configuration breaking it is refused and nothing changes.
+        """
+        with self._mutex:
+            self._constraints.append(constraint)
 
     def set_applier(
         self, applier: RunningApplier | None, start: Callable[[etree._Element], None] | None = None
@@ -675,12 +689,18 @@ class DatastoreManager:
             self._incremental.validate_changes(tree.element, changes, cache=tree.cache)
         except SchemaValidationError as error:
             raise error.to_rpc_error() from None
+        self._check_constraints(tree.element)
 
     def _validate_full(self, tree: etree._Element) -> None:
         try:
             self._validator.validate(serialize_tree(tree))
         except SchemaValidationError as error:
             raise error.to_rpc_error() from None
+        self._check_constraints(tree)
+
+    def _check_constraints(self, tree: etree._Element) -> None:
+        for constraint in self._constraints:
+            constraint(tree)
 
     def _log_running(self, record: EditRecord, changes: Sequence[Change]) -> None:
         if self._wal is None:
@@ -827,6 +847,13 @@ class DatastoreManager:
             raise ConfigError(f"{path} is not readable XML: {error}") from None
         if tree.tag != DATA_TAG:
             raise ConfigError(f"{path} is not a datastore file (root {tree.tag!s}).")
+        # Files written before every default namespace was bound to a prefix as well.
+        prefixes = {namespace: prefix for prefix, namespace in self._schema.prefixes.items()}
+        for child in list(tree):
+            if isinstance(child.tag, str):
+                qname = etree.QName(child)
+                settle_prefixes(child, self._schema.root(qname.namespace or "", qname.localname),
+                                prefixes)
         self._validate_loaded(tree, path)
         return tree
 

@@ -21,28 +21,76 @@ Rules:
   configured ones plus one per local MAC when an underlay address is set), distinct VIDs
   per VAP, VMs per NVE and per TES (:func:`check_vm_limits`). Past one:
   ``insufficient-resources``. A limit only refuses a change that grows the usage.
+- The VN instances are configuration: ``max-vns`` is checked whenever a datastore is
+  validated (:func:`check_vn_limit`, a datastore constraint), like a YANG
+  ``max-elements``: ``operation-failed`` with app-tag ``too-many-elements``.
 - Resources (VIDs, ACL entries) are reserved by an association and by a pre-association
   with resource reservation (VDP "Pre-Associate with resource reservation"); a plain
   pre-association holds the VM's MACs only.
 
 Public names: :class:`Assignment`, :class:`Allocation`, :class:`ResourceTable`,
-:func:`check_vm_limits`.
+:func:`check_vm_limits`, :func:`check_vn_limit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
+from lxml import etree
+
+from nvo3_netconf.constants import NS_NVO3_NVE, NS_NVO3_VN
+from nvo3_netconf.datastore.changes import quote_literal
+from nvo3_netconf.errors import OperationFailedError
 from nvo3_netconf.nve.attachments import Desired, DesiredVN
 from nvo3_netconf.nve.lifecycle import ReplyReason
 from nvo3_netconf.nve.refusal import Refusal
-from nvo3_netconf.nve.settings import VAP, NVESettings, TESEntry
+from nvo3_netconf.nve.settings import VAP, Limits, NVESettings, TESEntry
 
-__all__ = ["Allocation", "Assignment", "ResourceTable", "check_vm_limits"]
+__all__ = ["Allocation", "Assignment", "ResourceTable", "check_vm_limits", "check_vn_limit"]
 
 _CONFLICT = ReplyReason.CONFLICTING_POLICIES
 _SHORT = ReplyReason.INSUFFICIENT_RESOURCES
+
+_VN_INSTANCES = f"{{{NS_NVO3_VN}}}vn-instances"
+_VN_INSTANCE = f"{{{NS_NVO3_VN}}}vn-instance"
+_VN_NAME = f"{{{NS_NVO3_VN}}}name"
+_MAX_VNS = (f"{{{NS_NVO3_NVE}}}nve/{{{NS_NVO3_NVE}}}resource-limits"
+            f"/{{{NS_NVO3_NVE}}}max-vns")
+
+
+def check_vn_limit(tree: etree._Element) -> None:
+    """Refuse a configuration with more VN instances than ``max-vns`` allows.
+
+    Args:
+        tree: a datastore's content (its ``<data>`` root).
+
+    Raises:
+        OperationFailedError: error-app-tag ``too-many-elements`` (as for a YANG
+            max-elements, RFC 7950 sec. 15.2), error-path the first VN instance past
+            the limit.
+    """
+    instances = tree.find(_VN_INSTANCES)
+    if instances is None:
+        return
+    text = tree.findtext(_MAX_VNS)
+    maximum = int(text) if text and text.strip().isdigit() else Limits.max_vns
+    if len(instances) <= maximum:  # every child counted: cheap, and enough in general
+        return
+    count = sum(1 for _ in instances.iterchildren(_VN_INSTANCE))
+    if count <= maximum:
+        return
+    victim = next(islice(instances.iterchildren(_VN_INSTANCE), maximum, None))
+    name = victim.findtext(_VN_NAME) or ""
+    raise OperationFailedError(
+        f"Too many VN instances: {count} are configured and the NVE takes at most "
+        f"{maximum} (/nve:nve/resource-limits/max-vns); VN {name!r} and those after it "
+        "exceed the limit.",
+        path=f"/vn:vn-instances/vn:vn-instance[vn:name={quote_literal(name)}]",
+        path_namespaces={"vn": NS_NVO3_VN},
+        app_tag="too-many-elements",
+    )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from _libyang import ffi, lib
 from libyang import Module as LibyangModule
 
 from nvo3_netconf.errors import ConfigError
+from nvo3_netconf.schema.lysc import sized
 
 #: Standard modules the NETCONF server itself implements (RFC 6241, 6243, 6022, 5277,
 #: 6470, 8341, 8525); loaded whenever the directory holding them is searched.
@@ -70,6 +71,8 @@ class ModuleInfo:
         namespace: XML namespace (RFC 7950 sec. 7.1.3).
         prefix: the module's own prefix.
         features: names of the enabled features.
+        deviations: names of the modules that deviate this one (RFC 7950 sec. 5.6.4:
+            the hello lists them; RFC 8525 ``deviation``), sorted.
         implemented: True when implemented, False when only imported for its types.
         filepath: the file it was loaded from, if any.
     """
@@ -81,6 +84,7 @@ class ModuleInfo:
     features: tuple[str, ...]
     implemented: bool
     filepath: str | None
+    deviations: tuple[str, ...] = ()
 
 
 def _module_names_in(directory: Path) -> list[str]:
@@ -107,7 +111,7 @@ class YangContext:
         digest = hashlib.sha256()
         for info in sorted(self._modules, key=lambda m: (m.name, m.revision)):
             digest.update(repr((info.name, info.revision, info.implemented,
-                                sorted(info.features))).encode())
+                                sorted(info.features), info.deviations)).encode())
         self._content_id = digest.hexdigest()[:16]
 
     @classmethod
@@ -287,6 +291,10 @@ class YangContext:
             wrapped = libyang.Module(self._ctx, module)
             revision = ffi.string(module.revision).decode() if module.revision else ""
             features = tuple(f.name() for f in wrapped.features() if f.state())
+            deviated_by = module.deviated_by
+            deviations = tuple(sorted(
+                ffi.string(deviated_by[i].name).decode() for i in range(sized(deviated_by))
+            ))
             infos.append(
                 ModuleInfo(
                     name=name,
@@ -296,6 +304,7 @@ class YangContext:
                     features=features,
                     implemented=bool(module.implemented),
                     filepath=ffi.string(module.filepath).decode() if module.filepath else None,
+                    deviations=deviations,
                 )
             )
         return tuple(infos)

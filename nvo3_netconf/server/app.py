@@ -38,6 +38,7 @@ from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.errors import ConfigError
 from nvo3_netconf.nacm import build_nacm
 from nvo3_netconf.notifications import NotificationBus, QueueLimits, ReplayLog
+from nvo3_netconf.nve.resources import check_vn_limit
 from nvo3_netconf.nve.service import NVEService
 from nvo3_netconf.protocol.dispatch import OperationHandler
 from nvo3_netconf.protocol.ops import (
@@ -106,7 +107,9 @@ def capabilities_for(yang: YangContext) -> list[str]:
     RFC 7950 sec. 5.6.4: the ``yang-library:1.0`` capability tells clients that
     ``/modules-state`` lists every module, import-only ones included (which the module
     URIs, one per implemented module, leave out); its ``module-set-id`` changes with the
-    module set.
+    module set. A module URI carries the module's enabled features and the modules that
+    deviate it (RFC 6020 / RFC 7950 sec. 5.6.4, ``&features=`` and ``&deviations=``),
+    as the YANG library lists them.
     """
     library = yang.module("ietf-yang-library")
     assert library is not None  # one of the SERVER_MODULES, always loaded
@@ -136,6 +139,8 @@ def capabilities_for(yang: YangContext) -> list[str]:
             uri += f"&revision={module.revision}"
         if module.features:
             uri += "&features=" + ",".join(module.features)
+        if module.deviations:
+            uri += "&deviations=" + ",".join(module.deviations)
         caps.append(uri)
     return caps
 
@@ -237,6 +242,7 @@ def build_server(
         except DataplaneError as error:
             dataplane.close()
             raise ConfigError(f"the {config.dataplane} data plane cannot start: {error}") from None
+    datastores.add_constraint(check_vn_limit)  # /nve:nve/resource-limits/max-vns
     nve = NVEService(datastores=datastores, validator=Validator(yang), scheduler=scheduler,
                      sinks=(notifications,), dataplane=dataplane)
     # RFC 8341 NACM: its configuration is in running; the users file's groups count.

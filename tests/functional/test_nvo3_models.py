@@ -114,3 +114,82 @@ def test_get_filter_on_a_config_leaf_keeps_the_state_beside_it(connect) -> None:
     data = m.get(filter=("xpath", ({"vn": VN}, "/vn:vn-instances/vn:vn-instance[vn:vnid=7]"))
                  ).data_ele
     assert len(data) == 0
+
+
+NVE = "urn:nvo3-netconf:yang:nvo3-nve"
+
+
+def vns_config(*names: str, max_vns: int | None = None, operation: str = "merge") -> str:
+    """VN instances of tenant t1 (VNIDs 100, 101...), and max-vns when given."""
+    return (f'<config xmlns="{NC}">{vns_content(*names, max_vns=max_vns, operation=operation)}'
+            "</config>")
+
+
+def vns_content(*names: str, max_vns: int | None = None, operation: str = "merge") -> str:
+    """What :func:`vns_config` holds, without <config>."""
+    entries = "".join(f"<vn-instance><name>{name}</name><vnid>{100 + i}</vnid>"
+                      "<tenant>t1</tenant></vn-instance>" for i, name in enumerate(names))
+    limit = ("" if max_vns is None else f'<nve xmlns="{NVE}"><resource-limits>'
+             f"<max-vns>{max_vns}</max-vns></resource-limits></nve>")
+    return (f'<tenants xmlns="{VN}"><tenant><tenant-id>t1</tenant-id></tenant></tenants>'
+            f'{limit}<vn-instances xmlns="{VN}" xmlns:nc="{NC}" nc:operation="{operation}">'
+            f"{entries}</vn-instances>")
+
+
+def vn_names(m, source: str = "running") -> list[str]:
+    root = etree.fromstring(m.get_config(source=source).data_xml.encode())
+    return root.xpath("//vn:vn-instance/vn:name/text()", namespaces={"vn": VN})
+
+
+def check_too_many(info: pytest.ExceptionInfo[NcRPCError], victim: str, count: int,
+                   maximum: int) -> None:
+    error = info.value
+    assert error.tag == "operation-failed"
+    assert error.app_tag == "too-many-elements"
+    assert error.path is not None
+    assert error.path.strip() == f"/vn:vn-instances/vn:vn-instance[vn:name='{victim}']"
+    assert f"{count} are configured" in error.message and f"at most {maximum}" in error.message
+    assert "max-vns" in error.message
+
+
+def test_max_vns_refuses_a_configuration_with_more_vn_instances(connect) -> None:
+    """max-vns (/nve:nve/resource-limits) is enforced on edit, commit, copy and validate."""
+    m = connect()
+    m.edit_config(target="running", config=vns_config("a", "b", max_vns=2))
+    before = m.get_config(source="running").data_xml
+    # edit-config on running: one more VN than the limit
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=vns_config("c").replace("<vnid>100<",
+                                                                         "<vnid>102<"))
+    check_too_many(info, "c", 3, 2)
+    assert m.get_config(source="running").data_xml == before
+    # lowering the limit below the VNs in place
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="running", config=vns_config(max_vns=1))
+    check_too_many(info, "b", 2, 1)
+    assert m.get_config(source="running").data_xml == before
+    # the limit counts, not a VN in particular: a replace to two other VNs is fine
+    m.edit_config(target="running", config=vns_config("x", "y", operation="replace"))
+    assert vn_names(m) == ["x", "y"]
+    # candidate: a test-then-set edit is refused, one with test-option set is refused by
+    # <validate> and <commit>, and running does not change
+    with pytest.raises(NcRPCError) as info:
+        m.edit_config(target="candidate", config=vns_config("x", "y", "z"))
+    check_too_many(info, "z", 3, 2)
+    m.edit_config(target="candidate", config=vns_config("x", "y", "z"), test_option="set")
+    with pytest.raises(NcRPCError) as info:
+        m.validate(source="candidate")
+    check_too_many(info, "z", 3, 2)
+    with pytest.raises(NcRPCError) as info:
+        m.commit()
+    check_too_many(info, "z", 3, 2)
+    m.discard_changes()
+    assert vn_names(m) == ["x", "y"]
+    # copy-config of inline content
+    with pytest.raises(NcRPCError) as info:
+        copy_inline(m, vns_content("p", "q", "r", max_vns=2))
+    check_too_many(info, "r", 3, 2)
+    assert vn_names(m) == ["x", "y"]
+    # raising the limit lets the third VN in
+    m.edit_config(target="running", config=vns_config("x", "y", "z", max_vns=3))
+    assert vn_names(m) == ["x", "y", "z"]

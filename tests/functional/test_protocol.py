@@ -5,6 +5,8 @@ Each test runs under base:1.1 and base:1.0 framing (the ``connect`` fixture).
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError as NcRPCError
@@ -43,6 +45,19 @@ def test_hello_announces_capabilities_and_modules(connect) -> None:
         assert cap in caps
     assert any(c.startswith(f"{NS}?module=nvo3-test&revision=2026-11-21") for c in caps)
     assert int(m.session_id) >= 1
+
+
+def test_hello_names_the_deviations_of_each_module(connect) -> None:
+    """RFC 7950 sec. 5.6.4: a deviated module's URI lists its deviation modules."""
+    m = connect()
+    params = {}
+    for cap in m.server_capabilities:
+        if "?module=" in cap:
+            query = parse_qs(cap.split("?", 1)[1])
+            params[query["module"][0]] = query
+    assert params["ietf-netconf-acm"]["deviations"] == ["nvo3-nacm-deviations"]
+    assert "deviations" not in params["nvo3-nacm-deviations"]
+    assert "deviations" not in params["nvo3-test"]
 
 
 def test_edit_then_get_config_round_trip(connect) -> None:
@@ -309,3 +324,58 @@ def test_candidate_locked_by_another_session_blocks_commit_and_discard(connect) 
         assert info.value.tag == "in-use"
     owner.commit()
     assert names(other.get_config(source="running")) == ["a"]
+
+
+def _target_value(reply: object) -> tuple[str | None, str]:
+    """The namespace of the prefix of /nt:top/nt:target's value, and the value."""
+    root = etree.fromstring(reply.xml.encode())  # type: ignore[attr-defined]
+    leaves = root.xpath("//nt:top/nt:target", namespaces=X)
+    assert len(leaves) == 1, reply
+    value = leaves[0].text
+    return leaves[0].nsmap.get(value.split(":", 1)[0].lstrip("/")), value
+
+
+def test_undone_edits_keep_the_prefixes_of_stored_values(connect, agent) -> None:
+    """A value's prefix naming its container's own namespace survives undone edits.
+
+    An instance-identifier keeps its prefix declaration through edits that are undone
+    (test-only, refused), in every get-config form and across a restart (RFC 7950
+    sec. 9.13.2).
+    """
+    m = connect()
+    m.dispatch(etree.fromstring(
+        f'<copy-config xmlns="{NC}"><target><running/></target><source><config>'
+        f'<top xmlns="{NS}"><item><name>a</name><number>1</number><small/></item></top>'
+        "</config></source></copy-config>"))
+    m.edit_config(target="running", config=(
+        f'<config xmlns="{NC}" xmlns:x="{NS}"><top xmlns="{NS}">'
+        "<target>/x:top/x:item[x:name='a']</target><proto>x:vxlan</proto></top></config>"))
+    m.validate(source="running")
+    # Undone edits: a test-only replace of the container, a replace refused by validation.
+    m.edit_config(target="running", test_option="test-only", config=(
+        f'<config xmlns="{NC}"><top xmlns="{NS}" xmlns:nc="{NC}" nc:operation="replace"/>'
+        "</config>"))
+    with pytest.raises(NcRPCError):
+        m.edit_config(target="running", config=(
+            f'<config xmlns="{NC}"><top xmlns="{NS}" xmlns:nc="{NC}" nc:operation="replace">'
+            "<item><name>a</name><number>5</number></item>"
+            "<item><name>b</name><number>5</number></item></top></config>"))  # not unique
+    m.validate(source="running")
+    unfiltered = m.get_config(source="running")
+    subtree = m.get_config(source="running",
+                           filter=("subtree", f'<top xmlns="{NS}"><target/></top>'))
+    xpath = m.dispatch(etree.fromstring(
+        f'<get-config xmlns="{NC}"><source><running/></source><filter type="xpath" '
+        f'xmlns:nt="{NS}" select="/nt:top/nt:target"/></get-config>'))
+    for reply in (unfiltered, subtree, xpath):
+        namespace, value = _target_value(reply)
+        assert namespace == NS, value
+        assert value.endswith(":top/" + value.split("/")[2])  # one prefix throughout
+    m.close_session()
+    agent.restart()
+    m = agent.connect()
+    try:
+        m.validate(source="running")
+        assert _target_value(m.get_config(source="running"))[0] == NS
+    finally:
+        m.close_session()

@@ -141,3 +141,22 @@ def test_hello_features_and_module_set_id_match_library(control: manager.Manager
 def revisions_of(module_set: etree._Element) -> dict[str, str]:
     return {m.findtext("l:name", namespaces=L): m.findtext("l:revision", namespaces=L) or ""
             for m in module_set.xpath("l:module", namespaces=L)}
+
+
+def test_hello_deviations_match_library(control: manager.Manager) -> None:
+    """A module's capability names the modules deviating it (RFC 7950 sec. 5.6.4)."""
+    data = library(control)
+    (module_set,) = data.xpath("//l:yang-library/l:module-set", namespaces=L)
+    deviations = {m.findtext("l:name", namespaces=L):
+                  sorted(m.xpath("l:deviation/text()", namespaces=L))
+                  for m in module_set.xpath("l:module", namespaces=L)}
+    legacy = {m.findtext("l:name", namespaces=L):
+              sorted(m.xpath("l:deviation/l:name/text()", namespaces=L))
+              for m in data.xpath("//l:modules-state/l:module", namespaces=L)}
+    announced = hello_modules(control)
+    for name, params in announced.items():
+        listed = sorted(params["deviations"][0].split(",")) if "deviations" in params else []
+        assert deviations[name] == listed, name
+        assert legacy[name] == listed, name
+    assert deviations["ietf-netconf-acm"] == ["nvo3-nacm-deviations"]
+

@@ -19,7 +19,7 @@ from nvo3_netconf.constants import (
     ErrorOption,
     ErrorType,
 )
-from nvo3_netconf.datastore.changes import quote_literal
+from nvo3_netconf.datastore.changes import quote_literal, resolve_prefixes
 from nvo3_netconf.datastore.edit import Change, ChangeOp, PartialEditError, apply_edit
 from nvo3_netconf.errors import (
     BadAttributeError,
@@ -878,8 +878,51 @@ def test_instance_identifier_prefixes_survive_serialization(schema: SchemaTree) 
     run(schema, data, body)
     target = reparse(data).find(f"{{{NS}}}top/{{{NS}}}target")
     assert target is not None
-    assert target.nsmap["tp"] == NS
-    assert target.nsmap["q"] == "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    # Whatever prefixes the stored value uses, they resolve to the same namespaces.
+    acm = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
+    assert resolve_prefixes(target.text or "", target.nsmap) == (
+        f"/{{{NS}}}top/{{{NS}}}item[{{{NS}}}name='a']/{{{acm}}}x")
+
+
+def test_instance_identifier_naming_its_container_survives_rollback(schema: SchemaTree) -> None:
+    """A value's prefix naming its container's namespace survives a rollback.
+
+    The prefix is declared where the value is kept: an undone edit that re-inserts the
+    leaf or its container does not lose it.
+    """
+    from nvo3_netconf.datastore.undo import UndoJournal
+
+    data = data_of()
+    run(schema, data, top(f'<target xmlns:x="{NS}">/x:top/x:item[x:name=\'a\']</target>'
+                          "<rule><name>r1</name></rule>"))
+    expected = f"/{{{NS}}}top/{{{NS}}}item[{{{NS}}}name='a']"
+    for body in (top(attrs=f' xmlns:nc="{NS_NC}" nc:operation="replace"'),
+                 top(f'<target xmlns:nc="{NS_NC}" nc:operation="delete"/>'),
+                 top(f'<target xmlns:x="{NS}">/x:top</target>')):
+        journal = UndoJournal()
+        apply_edit(data, config(body), schema, journal=journal)
+        journal.rollback()
+        target = reparse(data).find(f"{{{NS}}}top/{{{NS}}}target")
+        assert target is not None
+        assert resolve_prefixes(target.text or "", target.nsmap) == expected, body
+
+
+def test_bind_prefixes_rebuilds_a_container_that_only_has_a_default_namespace(
+    schema: SchemaTree,
+) -> None:
+    """Trees stored before the prefix binding (or copied in) get it, values rewritten."""
+    from nvo3_netconf.datastore.changes import settle_prefixes
+
+    data = parse(f'<data xmlns="{NS_NC}"><top xmlns="{NS}"><rule><name>r1</name></rule>'
+                 f'<target xmlns:x="{NS}">/x:top/x:rule[x:name=\'r1\']</target></top></data>')
+    old = data[0]
+    prefixes = {namespace: prefix for prefix, namespace in schema.prefixes.items()}
+    new = settle_prefixes(old, schema.root(NS, "top"), prefixes)
+    assert new is not old and data[0] is new
+    assert new.nsmap == {None: NS, "nt": NS}
+    target = new.find(f"{{{NS}}}target")
+    assert target is not None and target.text == "/nt:top/nt:rule[nt:name='r1']"
+    assert settle_prefixes(new, schema.root(NS, "top"), prefixes) is new  # already bound
 
 
 def test_unprefixed_identityref_keeps_its_default_namespace(schema: SchemaTree) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from lxml import etree
 
+from nvo3_netconf.errors import OperationFailedError
 from nvo3_netconf.nve.attachments import Desired, resolve
 from nvo3_netconf.nve.lifecycle import ReplyReason
 from nvo3_netconf.nve.refusal import Refusal
 from nvo3_netconf.nve.requests import AssociationParameters, FilterEntry, FilterFormat, VNRequest
-from nvo3_netconf.nve.resources import Allocation, ResourceTable, check_vm_limits
+from nvo3_netconf.nve.resources import Allocation, ResourceTable, check_vm_limits, check_vn_limit
 from nvo3_netconf.nve.settings import (
     VAP,
     GroupProfile,
@@ -364,3 +366,27 @@ def test_reserving_after_the_vap_was_removed_is_refused() -> None:
     gone = replace(s, vns={k: v for k, v in s.vns.items() if k != "web"})
     with refused(ReplyReason.UNKNOWN_VN):
         table.plan(VM1, a.desired, reserve=True, previous=a, settings=gone)
+
+
+def _vn_tree(count: int, max_vns: int | None) -> etree._Element:
+    vn = "urn:nvo3-netconf:yang:nvo3-vn"
+    nve = "urn:nvo3-netconf:yang:nvo3-nve"
+    limit = ("" if max_vns is None else f'<nve xmlns="{nve}"><resource-limits>'
+             f"<max-vns>{max_vns}</max-vns></resource-limits></nve>")
+    entries = "".join(f"<vn-instance><name>v{i}</name></vn-instance>" for i in range(count))
+    return etree.fromstring(f'<data xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">{limit}'
+                            f'<vn-instances xmlns="{vn}">{entries}</vn-instances></data>')
+
+
+def test_vn_limit_counts_the_vn_instances_against_max_vns() -> None:
+    check_vn_limit(_vn_tree(0, None))
+    check_vn_limit(_vn_tree(3, 3))
+    check_vn_limit(_vn_tree(4000, None))  # the default of max-vns
+    with pytest.raises(OperationFailedError) as info:
+        check_vn_limit(_vn_tree(4001, None))
+    assert info.value.app_tag == "too-many-elements"
+    assert info.value.path == "/vn:vn-instances/vn:vn-instance[vn:name='v4000']"
+    with pytest.raises(OperationFailedError) as info:
+        check_vn_limit(_vn_tree(3, 1))
+    assert info.value.path == "/vn:vn-instances/vn:vn-instance[vn:name='v1']"
+    assert "3 are configured" in str(info.value) and "at most 1" in str(info.value)

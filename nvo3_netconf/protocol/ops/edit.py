@@ -115,10 +115,12 @@ def inline_tree(config: etree._Element, schema: SchemaTree) -> etree._Element:
     if (config.text or "").strip():
         raise InvalidValueError("Inline <config> must hold elements only.",
                                 info={"bad-element": "config"})
+    prefixes = {namespace: prefix for prefix, namespace in schema.prefixes.items()}
     for child in config:
         if isinstance(child.tag, str):
             qname = etree.QName(child)
-            adopt(tree, copy.deepcopy(child), schema.root(qname.namespace or "", qname.localname))
+            adopt(tree, copy.deepcopy(child), schema.root(qname.namespace or "", qname.localname),
+                  prefixes)
     return tree
 
 
