@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -52,6 +53,11 @@ from nvo3_netconf.scheduler import Clock, Scheduler
 logger = logging.getLogger(__name__)
 
 NETCONF = "NETCONF"
+
+LOG_SYNC_DELAY = 0.05
+"""Seconds the replay log may hold written, unflushed events (see ``replay.py``)."""
+LOG_SYNC_IDLE = 0.002
+"""Seconds without a new event after which the replay log is flushed at once."""
 
 
 @dataclass(frozen=True)
@@ -349,31 +355,55 @@ class NotificationBus:
 
     # --------------------------------------------------------------- dispatcher
     def _run(self) -> None:
+        unsynced_since: float | None = None  # when the replay log got unflushed records
         while True:
             with self._cond:
                 while not self._inbox and not self._closed:
-                    self._cond.wait()
-                if not self._inbox:
-                    return
+                    if unsynced_since is None:
+                        self._cond.wait()
+                        continue
+                    remaining = unsynced_since + LOG_SYNC_DELAY - time.monotonic()
+                    if remaining <= 0 or not self._cond.wait(min(remaining, LOG_SYNC_IDLE)):
+                        break  # quiet for a moment, or waited long enough: flush
                 batch = list(self._inbox)
                 self._inbox.clear()
-            events: list[LoggedEvent] = []
-            for item in batch:
-                try:
-                    if isinstance(item, _Pending):
-                        event = self._materialize(item)
-                        if event is not None:
-                            events.append(event)
-                        continue
-                    self._dispatch(events)
-                    events = []
-                    self._control(item)
-                except Exception:  # the dispatcher must survive any one event
-                    logger.exception("notification dispatch failed")
+            if unsynced_since is not None and (
+                    not batch or time.monotonic() - unsynced_since >= LOG_SYNC_DELAY):
+                self._sync_log()
+                unsynced_since = None
+            if not batch:
+                if self._closed:
+                    return
+                continue
+            self._handle_batch(batch)
+            if unsynced_since is None and self._log is not None and self._log.unsynced:
+                unsynced_since = time.monotonic()
+
+    def _sync_log(self) -> None:
+        assert self._log is not None
+        try:
+            self._log.sync()
+        except OSError as error:
+            logger.error("replay log %s: cannot flush (%s)", self._log.path, error)
+
+    def _handle_batch(self, batch: list[_Item]) -> None:
+        events: list[LoggedEvent] = []
+        for item in batch:
             try:
+                if isinstance(item, _Pending):
+                    event = self._materialize(item)
+                    if event is not None:
+                        events.append(event)
+                    continue
                 self._dispatch(events)
-            except Exception:
+                events = []
+                self._control(item)
+            except Exception:  # the dispatcher must survive any one event
                 logger.exception("notification dispatch failed")
+        try:
+            self._dispatch(events)
+        except Exception:
+            logger.exception("notification dispatch failed")
 
     def _materialize(self, item: _Pending) -> LoggedEvent | None:
         content = item.content

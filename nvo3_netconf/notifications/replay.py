@@ -11,11 +11,15 @@ File format (``notifications.log`` in the state directory)::
     <length:8 hex><crc32:8 hex>\n<payload>\n          one record per event
     payload = <seq> <eventTime, epoch seconds> <stream>\n<content XML>
 
-Appends are made durable (``fdatasync``) before the events are handed to subscribers,
-as the datastore's write-ahead log does (``datastore/wal.py``); a torn last record (a
-crash during an append) is cut off when the log is opened. Dropping the oldest records
-is logical at once and physical when the file has grown to twice the bounds: the kept
-records are then rewritten to a new file that atomically replaces the old one
+Appends are written before the events are handed to subscribers, so a crash of the
+agent loses none, and made durable (``fdatasync``) by :meth:`ReplayLog.sync`, which the
+bus calls once events stop coming or at the latest ``LOG_SYNC_DELAY`` after the first
+unsynced one: a stream of commits then costs one flush per group of events instead of
+a second flush per commit beside the datastore's own (``datastore/wal.py``); a power
+loss can take the last fraction of a second of events, never the configuration. A torn
+last record (a crash during an append) is cut off when the log is opened. Dropping the
+oldest records is logical at once and physical when the file has grown to twice the
+bounds: the kept records are then rewritten to a new file that atomically replaces the old one
 (temporary file, fsync, ``os.replace``, fsync of the directory), so a crash leaves
 either log. A reader (:class:`Replay`) holds its own descriptor of the file as it was
 when it started, so it is not disturbed by a later rewrite.
@@ -144,6 +148,7 @@ class ReplayLog:
         self._bytes = 0  # bytes of the kept records
         self._file_records = 0  # records physically in the file
         self._fd: int | None = None
+        self._unsynced = False  # records written, not yet flushed (see sync)
         self.creation_time = now()
         self.last_seq = 0
         self._open(now)
@@ -181,11 +186,27 @@ class ReplayLog:
         return Replay(fd, entries)
 
     # ------------------------------------------------------------------ writing
-    def append(self, events: Sequence[LoggedEvent]) -> None:
-        """Append events durably, then drop the oldest past the bounds.
+    @property
+    def unsynced(self) -> bool:
+        """True when appended records wait for :meth:`sync`."""
+        return self._unsynced
+
+    def sync(self) -> None:
+        """Make every appended record durable.
 
         Raises:
-            OSError: the write or fsync failed; the file is cut back to where it was.
+            OSError: the fsync failed.
+        """
+        with self._lock:
+            if self._fd is not None and self._unsynced:
+                self._unsynced = False
+                os.fdatasync(self._fd)
+
+    def append(self, events: Sequence[LoggedEvent]) -> None:
+        """Append events (durable after :meth:`sync`), then drop the oldest past the bounds.
+
+        Raises:
+            OSError: the write failed; the file is cut back to where it was.
         """
         if not events:
             return
@@ -195,7 +216,7 @@ class ReplayLog:
             start = os.lseek(self._fd, 0, os.SEEK_END)
             try:
                 _write_all(self._fd, b"".join(records))
-                os.fdatasync(self._fd)
+                self._unsynced = True
             except OSError:
                 try:
                     os.ftruncate(self._fd, start)
@@ -216,7 +237,11 @@ class ReplayLog:
                 self._rewrite()
 
     def close(self) -> None:
-        """Close the file."""
+        """Make the records durable and close the file."""
+        try:
+            self.sync()
+        except OSError as error:
+            logger.error("replay log %s: cannot sync (%s)", self.path, error)
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
@@ -287,6 +312,7 @@ class ReplayLog:
         if self._fd is not None:
             os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._unsynced = False  # the new file was flushed whole
         offset = len(header)
         moved: deque[_Entry] = deque()
         for entry in self._entries:

@@ -7,6 +7,7 @@ be made to block, like a session whose peer stops reading); time comes from a
 
 from __future__ import annotations
 
+import time
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +170,33 @@ def test_replay_log_survives_a_restart(tmp_path: Path, clock: ManualClock) -> No
     assert [(e.seq, e.time, e.stream) for e in events] == [(1, 10.0, "NETCONF"), (2, 20.0, "nve")]
     assert etree.fromstring(events[1].content).findtext(f"{{{NS_EX}}}value") == "2"
     again.close()
+
+
+def test_replay_log_appends_are_flushed_by_sync_and_close(tmp_path: Path,
+                                                          clock: ManualClock) -> None:
+    log = new_log(tmp_path / "n.log", clock)
+    assert not log.unsynced
+    log.append([logged(1, 10.0)])
+    assert log.unsynced  # written (a crash of the process loses nothing), not flushed
+    log.sync()
+    assert not log.unsynced
+    log.append([logged(2, 20.0)])
+    log.close()
+    assert not log.unsynced
+    assert replayed(new_log(tmp_path / "n.log", clock)) == [1, 2]
+
+
+def test_bus_flushes_the_replay_log_once_events_stop(tmp_path: Path, clock: ManualClock,
+                                                    scheduler: Scheduler) -> None:
+    log = new_log(tmp_path / "n.log", clock)
+    with NotificationBus(clock=clock, log=log, scheduler=scheduler) as bus:
+        for n in range(20):
+            bus.publish(event("e", str(n)))
+        deadline = time.monotonic() + 5
+        while log.unsynced or len(log) < 20:
+            assert time.monotonic() < deadline, "the replay log was not flushed"
+            time.sleep(0.005)
+    assert replayed(new_log(tmp_path / "n.log", clock)) == list(range(1, 21))
 
 
 def test_replay_log_selects_the_window_and_stream(tmp_path: Path, clock: ManualClock) -> None:
