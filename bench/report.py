@@ -288,6 +288,23 @@ def _judged_summary(results: Results) -> str:
     return "In this run the better deployment was " + " and ".join(parts) + " goals."
 
 
+def _subsystem_line(env: dict[str, str]) -> str:
+    if env.get("relay") == "socat":
+        return "`socat STDIO UNIX-CONNECT:<socket>`"
+    return "`nvo3-nve-subsystem <socket>`"
+
+
+def _subsystem_text(env: dict[str, str]) -> str:
+    """How our agent's sessions get from sshd to the agent, for the report."""
+    if env.get("relay") == "socat":
+        return ("Its subsystem is `socat STDIO UNIX-CONNECT:<socket>`, which relays the "
+                "channel's bytes to the agent's Unix socket (`--relay socat`).")
+    return ("Its subsystem is `nvo3-nve-subsystem <socket>`, which hands the channel's "
+            "stdin/stdout pipes to the agent over the Unix socket (`SCM_RIGHTS`) and then "
+            "waits idle: the agent reads and writes sshd's pipes itself, with no relay "
+            "process copying the bytes.")
+
+
 def markdown(results: Results, *, command: str, date: str, env: dict[str, str],
              setup: dict[str, str], mode: str) -> str:
     """The whole ``docs/performance.md``."""
@@ -329,15 +346,13 @@ def markdown(results: Results, *, command: str, date: str, env: dict[str, str],
         "  (paramiko calls `cryptography` for the ciphers), on the same interpreter and GIL",
         "  as NETCONF processing.",
         "- **ours (OpenSSH)**: `nvo3-nve serve --unix-socket <socket> --no-builtin-ssh`",
-        "  behind OpenSSH's `sshd`, which runs `Subsystem netconf /usr/bin/socat STDIO",
-        "  UNIX-CONNECT:<socket>`. sshd authenticates the client and runs all SSH crypto in C,",
-        "  in its own per-connection processes; socat, running as the logged-in user, relays",
-        "  the channel's bytes to the agent's Unix socket, and the agent takes the user name",
-        "  from `SO_PEERCRED` of that socket (its users file names the user, without",
-        "  credentials). The agent then only does NETCONF. This is also how netconfd is",
-        "  deployed (sshd, then the `netconf-subsystem` relay, then netconfd's Unix socket),",
-        "  and the two sshd instances of the benchmark have identical settings",
-        "  (`bench/sshd.py`) except their `Subsystem` line.",
+        "  behind OpenSSH's `sshd`. sshd authenticates the client and runs all SSH crypto",
+        "  in C, in its own per-connection processes. " + _subsystem_text(env),
+        "  The agent takes the user name from `SO_PEERCRED` of the Unix connection (its",
+        "  users file names the user, without credentials) and then only does NETCONF.",
+        "  netconfd is deployed the same way (sshd, then its `netconf-subsystem` relay,",
+        "  then netconfd's Unix socket), and the two sshd instances of the benchmark have",
+        "  identical settings (`bench/sshd.py`) except their `Subsystem` line.",
         "",
         "The goals below are judged on the better of the two deployments for each goal",
         "(a PASS before a FAIL, then the better figure); the goals table names the",
@@ -366,8 +381,8 @@ def markdown(results: Results, *, command: str, date: str, env: dict[str, str],
         "- Times are client-observed: first byte sent to last reply byte received over SSH",
         "  on loopback, so they include SSH encryption and the client's paramiko cost for",
         "  every server, and the server side's SSH cost wherever it runs (in our agent's",
-        "  process with the built-in SSH server; in sshd, and the relay hop through socat or",
-        "  netconf-subsystem, behind OpenSSH). The goals of issue 3 speak of server-side",
+        "  process with the built-in SSH server; in sshd, and for netconfd (or a socat",
+        "  relay) the relay hop, behind OpenSSH). The goals of issue 3 speak of server-side",
         "  time; a client-observed PASS is therefore a real PASS, and a FAIL may include",
         "  transfer time.",
         "- Data: list `/nt:bulk/nt:entry` (key `id`, leaf `value`, about 70 bytes per entry",
@@ -385,8 +400,8 @@ def markdown(results: Results, *, command: str, date: str, env: dict[str, str],
         "  the machine's CPUs with the server under test (and, behind OpenSSH, with its",
         "  sshd and relay processes).",
         "- RSS is VmRSS from `/proc/<pid>/status` of the server process holding the",
-        "  datastore: our agent in both deployments, netconfd itself; not sshd, socat or",
-        "  netconf-subsystem.",
+        "  datastore: our agent in both deployments, netconfd itself; not sshd or the",
+        "  subsystem programs.",
         "- Servers are measured one after the other, each in a fixed order (ours (built-in",
         "  SSH), ours (OpenSSH), netconfd); all run for the whole benchmark, the others idle.",
         "",
@@ -423,7 +438,7 @@ def markdown(results: Results, *, command: str, date: str, env: dict[str, str],
         "directory, public-key authentication only (`AuthorizedKeysFile` in the temporary",
         "directory, `AllowUsers` the user running the benchmark), `UsePAM no`,",
         "`StrictModes no`, `UseDNS no`, `MaxStartups 64`, `MaxSessions 64`; only the",
-        "`Subsystem netconf` line differs: `socat STDIO UNIX-CONNECT:<socket>` for our",
+        "`Subsystem netconf` line differs: " + _subsystem_line(env) + " for our",
         "agent, `netconf-subsystem --ncxserver-sockname=<port>@<socket>` for netconfd,",
         "pointing at this netconfd's own unix socket so a system-wide netconfd",
         "(`/tmp/ncxserver.sock`) is never touched.",

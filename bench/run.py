@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_output:
         env = machine(ROOT)
         env["fdatasync"] = f"{fsync * 1e3:.2f} ms"
+        env["relay"] = args.relay
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(markdown(results, command=command, date=date, env=env,
                                         setup=setup, mode=mode), encoding="utf-8")
