@@ -27,8 +27,8 @@ venv:
 	$(PIP) install -q -e '.[test]'
 
 lint:
-	$(PYANG) --strict --lint -p $(STD_YANG_DIR):yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
-	yanglint -p $(STD_YANG_DIR) -p yang $(OWN_YANG) 2>&1 | tee /dev/stderr | (! grep -q .)
+	$(PYANG) --strict --lint -p $(STD_YANG_DIR):yang $(OWN_YANG) 2>&1 | (! grep . >&2)
+	yanglint -p $(STD_YANG_DIR) -p yang $(OWN_YANG) 2>&1 | (! grep . >&2)
 	$(VENV)/bin/ruff check nvo3_netconf
 	$(VENV)/bin/mypy nvo3_netconf
 
