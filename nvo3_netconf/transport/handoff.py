@@ -61,7 +61,7 @@ def hand_off(path: str, *, read_fd: int = 0, write_fd: int = 1) -> int:
     return 0
 
 
-def receive_handoff(conn: socket.socket, first: bytes, fds: list[int]) -> tuple[int, int] | None:
+def receive_handoff(first: bytes, fds: list[int]) -> tuple[int, int] | None:
     """The channel's (read, write) descriptors if ``first`` / ``fds`` are a hand-off.
 
     Descriptors that are not part of a valid hand-off are closed.

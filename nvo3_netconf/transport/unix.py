@@ -87,7 +87,6 @@ class PipeLink(StreamLink):
         self._write_fd = write_fd
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._released = False
-        self._release_lock = threading.Lock()
         for fd in (read_fd, write_fd):
             os.set_blocking(fd, False)
             os.set_inheritable(fd, False)
@@ -136,7 +135,7 @@ class PipeLink(StreamLink):
     def release(self) -> None:
         """Close the descriptors (the session is over and its reader has stopped)."""
         self.close()
-        with self._send_lock, self._release_lock:
+        with self._send_lock:
             if self._released:
                 return
             self._released = True
@@ -249,7 +248,7 @@ class UnixSocketServer:
             first = first_message(conn, RECV_SIZE, HANDOFF_WAIT)
         except OSError:
             return
-        channel = receive_handoff(conn, *first) if first is not None else None
+        channel = receive_handoff(*first) if first is not None else None
         link: StreamLink
         if channel is not None:
             link = PipeLink(*channel)
