@@ -215,6 +215,7 @@ class DatastoreManager:
         self._listeners: list[CommitListener] = []
         self._constraints: list[Constraint] = []
         self._applier: RunningApplier | None = None
+        self._generation = 0  # see the generation property
         self._running_version = 0  # counts running's changes
         self._candidate_version = 0  # running's version when candidate diverged (-1: none)
         self._wal = WriteAheadLog(files.directory / "running.wal") if files else None
@@ -228,6 +229,23 @@ class DatastoreManager:
         self._candidate = self._running
 
     # ----------------------------------------------------------------- reading
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever any datastore's content may have changed.
+
+        Read it under :meth:`reading`: what was read there belongs to that generation.
+        """
+        return self._generation
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the datastores for a change; the generation moves on, even on failure."""
+        with self._mutex:
+            try:
+                yield
+            finally:
+                self._generation += 1
+
     @property
     def schema(self) -> SchemaTree:
         """The schema view of the datastores."""
@@ -310,7 +328,7 @@ class DatastoreManager:
             applier: the applier (None: none).
             start: called first with running, under the lock (e.g. to reconcile).
         """
-        with self._mutex:
+        with self._writing():
             if start is not None:
                 start(self._running.element)
             self._applier = applier
@@ -427,7 +445,7 @@ class DatastoreManager:
             raise OperationNotSupportedError(
                 "edit-config cannot target startup; use copy-config.", type_=ErrorType.PROTOCOL
             )
-        with self._mutex:
+        with self._writing():
             self._check_writable(datastore, session_id)
             diverged = datastore is Datastore.CANDIDATE and self._candidate is self._running
             if diverged:
@@ -500,7 +518,7 @@ class DatastoreManager:
         Raises:
             RPCError: the content is invalid or the datastore is locked by another session.
         """
-        with self._mutex:
+        with self._writing():
             self._check_writable(datastore, session_id)
             if authorize is not None:
                 authorize(self._tree(datastore).element, tree)
@@ -530,7 +548,7 @@ class DatastoreManager:
                 f"delete-config cannot target {datastore.value}; only startup can be deleted.",
                 type_=ErrorType.PROTOCOL,
             )
-        with self._mutex:
+        with self._writing():
             self._check_writable(datastore, session_id)
             empty = _Tree(empty_tree())
             if authorize is not None:
@@ -568,7 +586,7 @@ class DatastoreManager:
         Raises:
             RPCError: running is locked by another session, or candidate is invalid.
         """
-        with self._mutex:
+        with self._writing():
             self._check_writable(Datastore.RUNNING, session_id)
             self._check_writable(Datastore.CANDIDATE, session_id)
             previous = self._running
@@ -611,7 +629,7 @@ class DatastoreManager:
         Raises:
             InUseError: another session holds the candidate's lock.
         """
-        with self._mutex:
+        with self._writing():
             self._check_writable(Datastore.CANDIDATE, session_id)
             self._candidate = self._running
             self._reset_candidate_log()
@@ -621,7 +639,7 @@ class DatastoreManager:
 
         The candidate is reset to it as well (RFC 6241 sec. 8.4.1).
         """
-        with self._mutex:
+        with self._writing():
             restored = _Tree(tree)
             try:
                 applied = self._apply_running(restored.element, None)

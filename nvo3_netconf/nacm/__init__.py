@@ -64,6 +64,9 @@ def access_for(ctx: Any) -> UserAccess | None:
     Args:
         ctx: the operation's ``RPCContext`` (``ctx.server.nacm``, ``ctx.session.user``).
     """
+    decided: UserAccess | None = getattr(ctx, "access", None)
+    if decided is not None:
+        return decided  # the exec check's, for this request
     nacm: Nacm | None = getattr(ctx.server, "nacm", None)
     if nacm is None:
         return None

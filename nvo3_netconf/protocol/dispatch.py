@@ -30,17 +30,24 @@ class RPCContext:
     Attributes:
         session: the requesting session (id, user, close()).
         server: the server's shared state (datastores, schema, sessions...).
+        access: what the exec check decided the user may do (NACM's access object,
+            under the configuration in force when the request arrived), if it ran.
     """
 
     session: NetconfSession
     server: Any
+    access: Any = None
 
 
-OperationHandler = Callable[[RPCContext, etree._Element], Sequence[etree._Element] | None]
-"""Runs one operation; returns the reply's content elements, or None for ``<ok/>``."""
+OperationHandler = Callable[
+    [RPCContext, etree._Element], Sequence[etree._Element] | bytes | None
+]
+"""Runs one operation; returns the reply's content (elements, or already serialized
+by ``messages.serialize_content``), or None for ``<ok/>``."""
 
-AccessCheck = Callable[[RPCContext, str, str], None]
-"""Raises ``AccessDeniedError`` when the session may not invoke (namespace, name)."""
+AccessCheck = Callable[["NetconfSession", str, str], Any]
+"""Raises ``AccessDeniedError`` when the session may not invoke (namespace, name);
+returns the access object it decided with (kept in the :class:`RPCContext`)."""
 
 
 class Dispatcher:
@@ -72,7 +79,7 @@ class Dispatcher:
 
     def dispatch(
         self, session: NetconfSession, operation: etree._Element
-    ) -> Sequence[etree._Element] | None:
+    ) -> Sequence[etree._Element] | bytes | None:
         """Run the handler of ``operation``.
 
         Raises:
@@ -94,7 +101,7 @@ class Dispatcher:
                 type_=ErrorType.PROTOCOL,
                 info={"bad-element": name},
             )
-        context = RPCContext(session, self._server)
+        access = None
         if self._access_check is not None:
-            self._access_check(context, namespace, name)
-        return handler(context, operation)
+            access = self._access_check(session, namespace, name)
+        return handler(RPCContext(session, self._server, access), operation)

@@ -269,17 +269,18 @@ def parse_rpc(el: Element) -> RPCRequest:
             type_=ErrorType.RPC,
             info={"bad-attribute": "message-id", "bad-element": "rpc"},
         )
-    operations = [child for child in el if isinstance(child.tag, str)]
-    if not operations:
+    children = el.iterchildren(etree.Element)  # elements only: no comment, no PI
+    operation = next(children, None)
+    if operation is None:
         raise MissingElementError("The <rpc> element contains no operation.")
-    if len(operations) > 1:
-        extra = local_name(operations[1])
+    second = next(children, None)
+    if second is not None:
+        extra = local_name(second)
         raise UnknownElementError(
             f"The <rpc> element contains more than one operation (<{extra}>).",
             type_=ErrorType.PROTOCOL,
             info={"bad-element": extra},
         )
-    operation = operations[0]
     return RPCRequest(
         message_id=message_id,
         attributes=MappingProxyType(attributes),
@@ -321,17 +322,22 @@ def _envelope(name: str, attributes: Mapping[str, str]) -> Element:
     return root
 
 
-def build_rpc_reply(attributes: Mapping[str, str], body: Sequence[Element] = ()) -> bytes:
+def build_rpc_reply(
+    attributes: Mapping[str, str], body: Sequence[Element] | bytes = ()
+) -> bytes:
     """Build an ``<rpc-reply>`` (RFC 6241 sec. 4.2, 4.4).
 
     Args:
         attributes: every attribute of the request's ``<rpc>``, echoed as required.
-        body: the reply content (``<data>``, RPC output), moved into the reply; empty
-            means success without data, answered ``<ok/>``.
+        body: the reply content (``<data>``, RPC output), moved into the reply, or that
+            content already serialized (:func:`serialize_content`); empty means success
+            without data, answered ``<ok/>``.
 
     Returns:
         The serialized message.
     """
+    if isinstance(body, bytes) and body:
+        return _reply_start(attributes) + body + b"</rpc-reply>"
     root = _envelope("rpc-reply", attributes)
     if body:
         for el in body:
@@ -339,6 +345,34 @@ def build_rpc_reply(attributes: Mapping[str, str], body: Sequence[Element] = ())
     else:
         sub(root, NS_NC, "ok")
     return to_bytes(root, xml_declaration=True)
+
+
+_DEFAULT_NC = f' xmlns="{NS_NC}"'.encode()
+_PLAIN_ID = re.compile(r'[^&<>"\t\n\r]*')
+
+
+def serialize_content(el: Element) -> bytes:
+    """``el`` (a base-namespace element such as ``<data>``) as bytes for :func:`build_rpc_reply`.
+
+    The declaration of the base namespace as default, which the ``<rpc-reply>`` around
+    it already makes, is left out.
+    """
+    raw = to_bytes(el)
+    name_end = raw.find(b" ")
+    if name_end > 0 and raw.startswith(_DEFAULT_NC, name_end) and b":" not in raw[:name_end]:
+        return raw[:name_end] + raw[name_end + len(_DEFAULT_NC):]
+    return raw
+
+
+def _reply_start(attributes: Mapping[str, str]) -> bytes:
+    """The XML declaration and the ``<rpc-reply ...>`` start tag echoing ``attributes``."""
+    message_id = attributes.get("message-id")
+    if len(attributes) == 1 and message_id is not None and _PLAIN_ID.fullmatch(message_id):
+        return (b"<?xml version='1.0' encoding='UTF-8'?>\n<rpc-reply xmlns=\"" + NS_NC.encode()
+                + b'" message-id="' + message_id.encode() + b'">')
+    empty = to_bytes(_envelope("rpc-reply", attributes), xml_declaration=True)
+    assert empty.endswith(b"/>")
+    return empty[:-2] + b">"
 
 
 def build_rpc_error_reply(attributes: Mapping[str, str], errors: Iterable[RPCError]) -> bytes:

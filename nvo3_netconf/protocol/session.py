@@ -97,15 +97,17 @@ class SessionInfo:
     killed_by: int | None = None
 
 
-Handler = Callable[["NetconfSession", etree._Element], Sequence[etree._Element] | None]
-"""An operation handler: returns reply content elements, or None for ``<ok/>``."""
+Handler = Callable[
+    ["NetconfSession", etree._Element], Sequence[etree._Element] | bytes | None
+]
+"""An operation handler: returns reply content (elements or serialized), or None for ``<ok/>``."""
 
 
 class Dispatcher(Protocol):
     """Finds and runs the handler of an operation (see ``protocol/dispatch.py``)."""
 
     def dispatch(self, session: NetconfSession, operation: etree._Element) -> (
-        Sequence[etree._Element] | None
+        Sequence[etree._Element] | bytes | None
     ):
         """Run the operation; raise RPCError / RPCErrors to refuse it."""
 
@@ -290,7 +292,8 @@ class NetconfSession:
                                       type_=ErrorType.APPLICATION)],
             )
             return
-        reply = build_rpc_reply(request.attributes, list(body or ()))
+        reply = build_rpc_reply(
+            request.attributes, body if isinstance(body, bytes) else list(body or ()))
         del body
         self._send(reply)
         callbacks, self._after_reply = self._after_reply, []

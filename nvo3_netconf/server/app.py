@@ -171,9 +171,9 @@ class RunningServer:
         """Close sessions, stop listening and timers."""
         if self._ssh is not None:
             self._ssh.stop()
+        self.netconf.close_all()  # sessions end as closed by the server ("other")
         if self._unix is not None:
             self._unix.stop()
-        self.netconf.close_all()
         if self.nve is not None:
             self.nve.close()
         self.netconf.notifications.close()
@@ -262,6 +262,7 @@ def build_server(
         notifications=notifications,
         nacm=nacm,
         hello_timeout=config.hello_timeout,
+        reply_cache_entries=config.reply_cache_entries,
     )
     netconf.add_state_provider(lambda session: [notifications.streams_state()])
     netconf.add_state_provider(lambda session: [nacm.state()])

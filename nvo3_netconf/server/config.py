@@ -78,6 +78,8 @@ class ServerConfig:
         dataplane_underlay_interface: the underlay interface VXLAN devices are bound to
             (needed for underlay multicast flooding). The underlay address itself is
             configuration: ``/nve:nve/underlay-address``.
+        reply_cache_entries: serialized get-config replies kept for repeated requests
+            until the datastores change (``protocol/reply_cache.py``); 0 disables it.
     """
 
     listen: str = "127.0.0.1"
@@ -102,6 +104,7 @@ class ServerConfig:
     dataplane: str = "none"
     dataplane_netns: str | None = None
     dataplane_underlay_interface: str | None = None
+    reply_cache_entries: int = 128
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -176,6 +179,8 @@ class ServerConfig:
             raise ConfigError("hello-timeout must be 0 (none) or a positive number of seconds")
         if not self.builtin_ssh and self.unix_socket is None:
             raise ConfigError("with the built-in SSH listener off, a unix-socket is needed")
+        if self.reply_cache_entries < 0:
+            raise ConfigError("reply-cache-entries must be 0 (no cache) or more")
         for name in ("notification_queue", "notification_queue_bytes",
                      "replay_log_records", "replay_log_bytes"):
             if getattr(self, name) < 1:

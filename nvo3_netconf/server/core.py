@@ -24,7 +24,7 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC, Datastore, TerminationReason
 from nvo3_netconf.datastore.confirmed import ConfirmedCommits
 from nvo3_netconf.datastore.store import CommitEvent, DatastoreManager, empty_tree
-from nvo3_netconf.nacm import Nacm
+from nvo3_netconf.nacm import Nacm, UserAccess
 from nvo3_netconf.notifications import (
     NotificationBus,
     SessionIdentity,
@@ -32,7 +32,8 @@ from nvo3_netconf.notifications import (
     session_end,
     session_start,
 )
-from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler, RPCContext
+from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
+from nvo3_netconf.protocol.reply_cache import MAX_ENTRIES, ReplyCache
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
 from nvo3_netconf.scheduler import Scheduler, TimerHandle
 from nvo3_netconf.schema import SchemaTree, YangContext
@@ -63,6 +64,7 @@ class NetconfServer:
             operation against it; the operations check their data (``ctx.server.nacm``).
         hello_timeout: seconds a new session may take to send its ``<hello>`` before it is
             closed (termination-reason ``timeout``); 0 waits for ever.
+        reply_cache_entries: get-config replies kept for repeated requests (0: none).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class NetconfServer:
         notifications: NotificationBus,
         nacm: Nacm | None = None,
         hello_timeout: float = 0.0,
+        reply_cache_entries: int = MAX_ENTRIES,
     ) -> None:
         self.yang = yang
         self.schema = schema
@@ -98,6 +101,8 @@ class NetconfServer:
         self._lock_times: dict[Datastore, float] = {}
         self.counters = {"in-sessions": 0, "dropped-sessions": 0, "in-bad-hellos": 0}
         self._trim = HeapTrimmer()
+        # Used under datastores.reading(), which also serializes it.
+        self.config_replies = ReplyCache(max_entries=reply_cache_entries)
         known = {m.namespace for m in yang.modules} | {NS_NC}
         self.nacm = nacm
         self.dispatcher = Dispatcher(
@@ -106,10 +111,12 @@ class NetconfServer:
         )
         datastores.add_listener(self._on_commit)
 
-    def _check_exec(self, context: RPCContext, namespace: str, name: str) -> None:
+    def _check_exec(self, session: NetconfSession, namespace: str, name: str) -> UserAccess:
         """RFC 8341 sec. 3.4.4: may the session's user invoke this operation?"""
         assert self.nacm is not None
-        self.nacm.access(context.session.user).check_exec(namespace, name)
+        access = self.nacm.access(session.user)
+        access.check_exec(namespace, name)
+        return access
 
     # ---------------------------------------------------------------- sessions
     def open_session(self, link: Link, user: str, peer: str) -> NetconfSession:

@@ -204,6 +204,8 @@ class FrameDecoder:
             FramingError: the stream violates RFC 6242 or a message exceeds the limit.
         """
         self._check_usable()
+        if self._pos == len(self._data):
+            return None  # every byte read is used: no message can be complete
         try:
             if self._framing is FramingVersion.EOM:
                 return self._next_eom()

@@ -14,7 +14,8 @@ Two programs are accepted:
 The user is the one sshd authenticated: the kernel reports the program's uid with
 ``SO_PEERCRED`` (it cannot be forged), and only names the agent knows are accepted.
 Bytes then flow exactly as on the built-in SSH listener (:mod:`.ssh`): the session
-factory builds the protocol session, framing included.
+factory builds the protocol session, framing included. Every session is served by one
+:class:`~nvo3_netconf.transport.loop.SessionLoop` rather than a thread of its own.
 
 Public classes: :class:`UnixSocketServer`, :class:`PipeLink`, :class:`SocketLink`.
 """
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nvo3_netconf.transport.handoff import first_message, receive_handoff
+from nvo3_netconf.transport.loop import LoopSession, SessionLoop
 from nvo3_netconf.transport.ssh import (
     DEFAULT_SEND_TIMEOUT,
     RECV_SIZE,
@@ -39,7 +41,6 @@ from nvo3_netconf.transport.ssh import (
     SendWatchdog,
     SessionFactory,
     StreamLink,
-    pump,
 )
 
 logger = logging.getLogger(__name__)
@@ -90,22 +91,20 @@ class PipeLink(StreamLink):
         for fd in (read_fd, write_fd):
             os.set_blocking(fd, False)
             os.set_inheritable(fd, False)
-        self._read_poll = select.poll()
-        self._read_poll.register(read_fd, select.POLLIN)
-        self._read_poll.register(self._wake_read, select.POLLIN)
 
-    def receive(self, size: int) -> bytes:
-        """Up to ``size`` bytes from the peer; ``b""`` at its end or once closed."""
-        while True:
-            if self.closed:
-                return b""
-            try:
-                return os.read(self._read_fd, size)
-            except BlockingIOError:
-                pass
-            for fd, _events in self._read_poll.poll():
-                if fd == self._wake_read:
-                    return b""
+    @property
+    def read_fd(self) -> int:
+        """The descriptor the peer's bytes arrive on."""
+        return self._read_fd
+
+    @property
+    def wake_fd(self) -> int:
+        """Becomes readable once the link is closed."""
+        return self._wake_read
+
+    def read_now(self, size: int) -> bytes:
+        """Up to ``size`` bytes without waiting; BlockingIOError when none are there."""
+        return os.read(self._read_fd, size)
 
     def _sendall(self, data: bytes) -> None:
         if self._released:
@@ -182,6 +181,7 @@ class UnixSocketServer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept_loop, name="unix-accept",
                                         daemon=True)
+        self._loop = SessionLoop(name="netconf-unix")
 
     def start(self) -> Path:
         """Start accepting; returns the socket path."""
@@ -204,6 +204,7 @@ class UnixSocketServer:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self._loop.stop()
         self.watchdog.stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
@@ -222,6 +223,7 @@ class UnixSocketServer:
                              daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        """Identify a new relay's user, then hand its session to the loop."""
         pid, uid, _gid = _UCRED.unpack(
             conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
         )
@@ -236,36 +238,62 @@ class UnixSocketServer:
         with self._lock:
             self._connections.add(conn)
         try:
-            self._run_session(conn, user, pid)
-        finally:
-            with self._lock:
-                self._connections.discard(conn)
-            conn.close()
+            started = self._start_session(conn, user, pid)
+        except Exception:
+            logger.exception("starting the session of %s (relay pid %d) failed", user, pid)
+            started = False
+        if not started:
+            self._forget(conn)
 
-    def _run_session(self, conn: socket.socket, user: str, pid: int) -> None:
-        """Run the session of one relay: a hand-off (``nvo3-nve-subsystem``) or bytes."""
+    def _start_session(self, conn: socket.socket, user: str, pid: int) -> bool:
+        """Start the session of one relay, a hand-off or a byte stream; False if none."""
         try:
             first = first_message(conn, RECV_SIZE, HANDOFF_WAIT)
         except OSError:
-            return
+            return False
+        if first is not None and first == (b"", []):
+            return False  # the relay left at once
         channel = receive_handoff(*first) if first is not None else None
-        link: StreamLink
+        label = f"{user} (relay pid {pid})"
         if channel is not None:
-            link = PipeLink(*channel)
-            receive = link.receive
-        else:
-            link = SocketLink(conn)
-            # The bytes already read are the start of the stream.
-            pending = [first[0]] if first is not None else []
+            pipes = PipeLink(*channel)
+            session = self._session_factory(pipes, PeerInfo(user, "openssh", pid))
 
-            def receive(size: int) -> bytes:
-                return pending.pop() if pending else conn.recv(size)
+            def finish_pipes() -> None:
+                self.watchdog.forget(pipes)
+                pipes.release()
+                self._forget(conn)
 
-        self.watchdog.watch(link, f"{user} (relay pid {pid})")
+            self.watchdog.watch(pipes, label)
+            self._serve_in_loop(LoopSession(read_fd=pipes.read_fd, read=pipes.read_now,
+                                            handler=session, link=pipes, label=label,
+                                            wake_fd=pipes.wake_fd, finish=finish_pipes))
+            return True
+        stream = SocketLink(conn)
+        session = self._session_factory(stream, PeerInfo(user, "openssh", pid))
+
+        def finish_stream() -> None:
+            self.watchdog.forget(stream)
+            self._forget(conn)
+
+        self.watchdog.watch(stream, label)
+        if first is not None:  # the bytes already read are the start of the stream
+            session.data_received(first[0])
+        self._serve_in_loop(LoopSession(
+            read_fd=conn.fileno(), read=lambda size: conn.recv(size, socket.MSG_DONTWAIT),
+            handler=session, link=stream, label=label, finish=finish_stream))
+        return True
+
+    def _serve_in_loop(self, session: LoopSession) -> None:
+        """Let the loop serve ``session``; end it at once if the server is stopping."""
         try:
-            handler = self._session_factory(link, PeerInfo(user, "openssh", pid))
-            pump(receive, handler, link, user)
-        finally:
-            self.watchdog.forget(link)
-            if isinstance(link, PipeLink):
-                link.release()
+            self._loop.add(session)
+        except RuntimeError:
+            session.link.close()
+            session.handler.connection_lost()
+            session.finish()
+
+    def _forget(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(conn)
+        conn.close()

@@ -41,6 +41,7 @@ from nvo3_netconf.protocol.messages import (
     parse_rpc_error,
     parse_rpc_reply,
     rpc_attributes,
+    serialize_content,
 )
 from nvo3_netconf.protocol.xml import child_text, element, parse_xml, qname, sub
 
@@ -252,6 +253,34 @@ def test_data_reply() -> None:
     assert reply.get("message-id") == "3"
     assert [child.tag for child in reply] == [nc("data")]
     assert child_text(reply[0][0], "urn:nvo3", "vm") == "vm1"
+
+
+@pytest.mark.parametrize("attributes", [
+    {"message-id": "3"},
+    {"message-id": 'a"b<c>&d\te\nf'},  # escaped as lxml does
+    {"message-id": "101", "{urn:example}user-id": "fred", "other": "x"},
+    {},
+])
+def test_serialized_content_gives_the_same_reply(attributes: dict[str, str]) -> None:
+    """A reply built from serialized content is byte for byte the one built from elements."""
+    def data() -> etree._Element:
+        data_el = element(NS_NC, "data")
+        top = sub(data_el, "urn:nvo3", "vms")
+        top.set("{urn:other}mark", "1")
+        sub(top, "urn:nvo3", "vm", "vm1")
+        return data_el
+
+    content = serialize_content(data())
+    assert content.startswith(b"<data>")  # no second declaration of the base namespace
+    assert build_rpc_reply(attributes, content) == build_rpc_reply(attributes, [data()])
+
+
+def test_serialized_content_in_a_prefixed_base_namespace_stays_valid() -> None:
+    data_el = etree.Element(nc("data"), nsmap={"nc": NS_NC})
+    etree.SubElement(data_el, "{urn:nvo3}vm", nsmap={None: "urn:nvo3"}).text = "vm1"
+    reply = parse_xml(build_rpc_reply({"message-id": "1"}, serialize_content(data_el)))
+    assert [child.tag for child in reply] == [nc("data")]
+    assert reply[0][0].text == "vm1"
 
 
 def test_rpc_output_reply_with_several_elements() -> None:

@@ -148,3 +148,39 @@ def test_full_disk_fails_the_edit_and_changes_nothing(parts, tmp_path) -> None:
         m.commit(session_id=1)
     assert content(m) == before
     assert m.candidate_modified
+
+
+def test_generation_moves_on_with_every_change_and_only_then(parts, tmp_path) -> None:
+    """What caches of datastore content (the get-config reply cache) rely on."""
+    m = manager(parts, tmp_path)
+    seen = [m.generation]
+
+    def moved() -> bool:
+        seen.append(m.generation)
+        return seen[-1] != seen[-2]
+
+    content(m)
+    m.lock(Datastore.RUNNING, 1)
+    m.unlock(Datastore.RUNNING, 1)
+    m.validate_datastore(Datastore.RUNNING)
+    assert not moved()  # reads, locks and validation change nothing
+    m.edit(Datastore.RUNNING, config(item("a", 1)), session_id=1)
+    assert moved()
+    with pytest.raises(RPCError):  # refused and undone: moving on anyway is harmless
+        m.edit(Datastore.RUNNING, config(item("b", 1)), session_id=1)
+    assert moved()
+    m.edit(Datastore.CANDIDATE, config(item("c", 3)), session_id=1)
+    assert moved()
+    m.discard_changes(session_id=1)
+    assert moved()
+    m.edit(Datastore.CANDIDATE, config(item("c", 3)), session_id=1)
+    previous = m.commit(session_id=1, keep_previous=True)
+    assert moved()
+    with m.reading(Datastore.RUNNING) as tree:
+        m.replace(Datastore.STARTUP, tree, session_id=1)
+    assert moved()
+    m.delete(Datastore.STARTUP, session_id=1)
+    assert moved()
+    assert previous is not None
+    m.restore_running(previous, reason="test")
+    assert moved()

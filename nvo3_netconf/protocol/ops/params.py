@@ -21,6 +21,9 @@ from nvo3_netconf.errors import (
 from nvo3_netconf.protocol.xml import find_child, local_name, namespace_of
 
 _E = TypeVar("_E", bound=Enum)
+_DATASTORE_TAGS: dict[object, Datastore] = {
+    f"{{{NS_NC}}}{datastore.value}": datastore for datastore in Datastore
+}
 
 
 def required_child(op: etree._Element, name: str) -> etree._Element:
@@ -50,7 +53,11 @@ def datastore_param(
         OperationNotSupportedError: it names a ``<url>`` (the :url capability is not offered).
     """
     container = required_child(op, name)
-    choices = [c for c in container if isinstance(c.tag, str)]
+    choices = list(container.iterchildren(etree.Element))
+    if len(choices) == 1:  # the usual case: a datastore this operation takes
+        known = _DATASTORE_TAGS.get(choices[0].tag)
+        if known is not None and known in allowed:
+            return known
     if len(choices) != 1:
         raise MissingElementError(
             f"<{name}> must name exactly one datastore.", info={"bad-element": name}

@@ -17,7 +17,9 @@ from nvo3_netconf.nacm import access_for
 from nvo3_netconf.protocol.defaults import apply_with_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import Lookup, apply_filter
+from nvo3_netconf.protocol.messages import serialize_content
 from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
+from nvo3_netconf.protocol.reply_cache import ReplyCache, filter_key
 from nvo3_netconf.protocol.xml import find_child
 from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
 
@@ -31,8 +33,12 @@ _Identity = (
 """How :func:`merge_trees` matches a child: its name, plus a leaf-list value or list keys."""
 
 
-def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
-    """``<get-config>``: configuration of one datastore, filtered."""
+def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
+    """``<get-config>``: configuration of one datastore, filtered (serialized ``<data>``).
+
+    A request asked before in the same generation of the datastores, with the same
+    filter, with-defaults and access, is answered from ``ctx.server.config_replies``.
+    """
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
     flt = find_child(op, NS_NC, "filter")
@@ -40,12 +46,20 @@ def get_config(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
     schema: SchemaTree = ctx.server.schema
     datastores = ctx.server.datastores
     access = access_for(ctx)
+    replies: ReplyCache = ctx.server.config_replies
+    key = (source, mode, access, filter_key(flt))
     with datastores.reading(source) as tree:
+        generation = datastores.generation
+        reply = replies.get(generation, key)
+        if reply is not None:
+            return reply
         view = apply_with_defaults(tree, schema, mode, config_only=True)
         if access is not None:
             view = access.prune(view, owned=view is not tree)
         lookup = datastores.entry_lookup(source) if view is tree else None
-        return [_filtered(view, flt, schema, lookup)]
+        reply = serialize_content(_filtered(view, flt, schema, lookup))
+        replies.put(generation, key, reply)
+        return reply
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:

@@ -1,0 +1,53 @@
+"""The reply cache on its own: generations, least-recently-used order, limits, keys."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from nvo3_netconf.protocol.reply_cache import ReplyCache, filter_key
+
+
+def test_a_reply_lives_as_long_as_its_generation() -> None:
+    cache = ReplyCache()
+    assert cache.get(1, "q") is None
+    cache.put(1, "q", b"<data/>")
+    assert cache.get(1, "q") == b"<data/>"
+    assert cache.get(2, "q") is None  # the datastores changed: everything goes
+    assert len(cache) == 0
+    cache.put(1, "q", b"late")  # computed before the change: not kept
+    assert cache.get(2, "q") is None
+    assert (cache.hits, cache.misses) == (1, 3)
+
+
+def test_least_recently_used_goes_first_and_big_replies_are_not_kept() -> None:
+    cache = ReplyCache(max_entries=2, max_reply=10)
+    cache.get(1, "a")
+    cache.put(1, "a", b"A")
+    cache.put(1, "b", b"B")
+    assert cache.get(1, "a") == b"A"  # now "b" is the least recently used
+    cache.put(1, "c", b"C")
+    assert cache.get(1, "b") is None
+    assert cache.get(1, "a") == b"A" and cache.get(1, "c") == b"C"
+    cache.put(1, "big", b"x" * 11)
+    assert cache.get(1, "big") is None
+
+
+def test_no_entries_means_no_cache() -> None:
+    cache = ReplyCache(max_entries=0)
+    cache.get(1, "a")
+    cache.put(1, "a", b"A")
+    assert cache.get(1, "a") is None and len(cache) == 0
+
+
+def test_filter_key_tells_prefix_bindings_apart() -> None:
+    def flt(uri: str, text: str = "/p:top") -> etree._Element:
+        rpc = etree.fromstring(
+            f'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:p="{uri}">'
+            f'<get-config><filter type="xpath" select="{text}"/></get-config></rpc>')
+        return rpc[0][0]
+
+    assert filter_key(flt("urn:a")) == filter_key(flt("urn:a"))
+    # The same bytes of <filter>, but p is bound (on an ancestor) to another namespace.
+    assert filter_key(flt("urn:a")) != filter_key(flt("urn:b"))
+    assert filter_key(flt("urn:a")) != filter_key(flt("urn:a", "/p:other"))
+    assert filter_key(None) is None
