@@ -2,7 +2,10 @@
 
 All times are client-observed (from the first byte of the request sent to the last byte
 of the reply received, over SSH on loopback); the same client and the same requests are
-used for every server. A measurement that fails (an ``<rpc-error>``, a closed session, a
+used for every server. The small requests and the concurrent load, whose goals are
+ratios to netconfd, are measured in rounds that alternate between the servers, so a
+slow spell of the machine (other tenants of a virtual machine) weighs on all of them
+alike rather than on whichever server it happened to meet. A measurement that fails (an ``<rpc-error>``, a closed session, a
 time limit) is recorded as a :class:`Figure` without a value and a note saying why; the
 run goes on.
 
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import workload
 from client import NetconfClient, Reply, SessionClosed
@@ -71,7 +74,9 @@ class Options:
         bulk_timeout: seconds a server gets for one large request before it is
             declared stuck and restarted.
         sessions: concurrent sessions of the read load.
-        load_seconds: how long the read load runs.
+        load_seconds: how long the read load runs (in total, over all rounds).
+        rounds: rounds the small requests and the read load are split into,
+            alternating between the servers.
     """
 
     small_reps: int = 500
@@ -80,7 +85,8 @@ class Options:
     large_edit_budget: float = 15.0
     bulk_timeout: float = 60.0
     sessions: int = 8
-    load_seconds: float = 5.0
+    load_seconds: float = 10.0
+    rounds: int = 5
 
 
 @dataclass
@@ -163,26 +169,13 @@ class Bench:
         self.options = options
         self.session = Session(server, key)
         self.figures: dict[str, Figure] = {}
+        self._samples: dict[str, list[float]] = {"get_small": [], "edit_small": []}
+        self._edits = 0  # small edits made, so each one changes the value
+        self._load: dict[str, Any] = {"rate": [], "rpcs": 0, "errors": 0, "error": "",
+                                      "resets": 0}
 
     def log(self, message: str) -> None:
         print(f"[{self.server.name}] {message}", file=sys.stderr, flush=True)
-
-    def run(self, large: dict[int, bytes]) -> dict[str, Figure]:
-        """Run everything; ``large`` maps an entry count to its prebuilt merge request."""
-        steps: list[tuple[tuple[str, ...], Callable[[], None]]] = [
-            (("edit_empty",), self.small_edit_on_empty),
-            (("get_small", "edit_small"), self.small_requests),
-            (("rps",), self.concurrent_reads),
-            (("merge_10k", "get_10k", "edit_10k", "rss_10k"), lambda: self.big(10_000, large)),
-            (("merge_100k", "get_100k", "edit_100k", "rss_100k"),
-             lambda: self.big(100_000, large)),
-        ]
-        try:
-            for keys, step in steps:
-                _guard(self.figures, keys, step)
-        finally:
-            self.session.drop()
-        return self.figures
 
     def small_edit_on_empty(self) -> None:
         o = self.options
@@ -192,23 +185,45 @@ class Bench:
             self.session, lambda i: workload.merge_entries(5, 1, i), o.small_reps,
             "single-entry edit", warmup=20)
 
-    def small_requests(self) -> None:
-        o = self.options
+    # -- small requests, in rounds: prepare, then sample_small per round, then finish_small
+    def prepare_small(self) -> None:
+        """Ten entries, a check that the filter selects one, and the warm-up requests."""
         self.log("small get-config and edit-config on 10 entries")
         _checked(self.session.call(workload.merge_entries(0, 10)), "merge 10 entries")
-        get = workload.get_config(5)
-        self.figures["get_small"] = _repeat(self.session, lambda i: get, o.small_reps,
-                                            "small get-config", warmup=20)
-        reply = self.session.call(get)
-        if workload.count_entries(reply.data) != 1:
+        reply = self.session.call(workload.get_config(5))
+        if workload.count_entries(_checked(reply, "small get-config").data) != 1:
             raise RequestFailed("the subtree filter did not select exactly one entry")
-        self.figures["edit_small"] = _repeat(
-            self.session, lambda i: workload.merge_entries(5, 1, 1000 + i), o.small_reps,
-            "small edit-config", warmup=20)
+        self.sample_small(20, keep=False)
 
-    def concurrent_reads(self) -> None:
+    def sample_small(self, count: int, *, keep: bool = True) -> None:
+        """``count`` small get-configs, then ``count`` small edits (timed if ``keep``)."""
+        get = workload.get_config(5)
+        for _ in range(count):
+            elapsed = _checked(self.session.call(get), "small get-config").elapsed
+            if keep:
+                self._samples["get_small"].append(elapsed)
+        for _ in range(count):
+            operation = workload.merge_entries(5, 1, 1000 + self._edits)
+            self._edits += 1
+            elapsed = _checked(self.session.call(operation), "small edit-config").elapsed
+            if keep:
+                self._samples["edit_small"].append(elapsed)
+
+    def finish_small(self) -> None:
+        for key, samples in self._samples.items():
+            self.figures[key] = _latency(samples)
+
+    def small_requests(self) -> None:
+        """The small requests against this server alone (no rounds)."""
+        self.prepare_small()
+        self.sample_small(self.options.small_reps)
+        self.finish_small()
+
+    # -- the concurrent read load, in rounds: load_round per round, then finish_load
+    def load_round(self, seconds: float) -> None:
+        """One round of the read load: ``sessions`` processes for ``seconds``."""
         o = self.options
-        self.log(f"{o.sessions} concurrent sessions of small reads for {o.load_seconds:g} s")
+        self.log(f"{o.sessions} concurrent sessions of small reads for {seconds:g} s")
         # The workers' stderr (paramiko's complaints included) is kept, not shown.
         logs = [self.key.parent / f"load-{self.server.name}-{n}.log" for n in range(o.sessions)]
         workers = []
@@ -217,7 +232,7 @@ class Bench:
                 workers.append(subprocess.Popen(
                     [sys.executable, str(HERE / "load.py"), "--port", str(self.server.port),
                      "--user", self.server.user, "--key", str(self.key),
-                     "--duration", str(o.load_seconds), "--entry", str(n % 10)],
+                     "--duration", str(seconds), "--entry", str(n % 10)],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True))
         try:
             for worker in workers:
@@ -235,20 +250,35 @@ class Bench:
         finally:
             for worker in workers:
                 try:
-                    worker.wait(timeout=o.load_seconds + 60)
+                    worker.wait(timeout=seconds + 60)
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
-        rate = sum(r["rpcs"] / r["elapsed"] for r in results if r["elapsed"] > 0)
-        errors = sum(r["errors"] for r in results)
-        first = next((r["error"] for r in results if r["error"]), "")
-        note = f"{sum(r['rpcs'] for r in results)} RPCs, {errors} errors"
-        if first:
-            note += f" (first: {first[:120]})"
-        resets = sum("reset by peer" in log.read_text(errors="replace") for log in logs)
-        if resets:
-            note += f"; {resets} sessions saw a TCP reset when closing, after the measurement"
-        self.figures["rps"] = Figure(rate, note, errors)
+        load = self._load
+        load["rate"].append(sum(r["rpcs"] / r["elapsed"] for r in results if r["elapsed"] > 0))
+        load["rpcs"] += sum(r["rpcs"] for r in results)
+        load["errors"] += sum(r["errors"] for r in results)
+        load["error"] = load["error"] or next((r["error"] for r in results if r["error"]), "")
+        load["resets"] += sum("reset by peer" in log.read_text(errors="replace") for log in logs)
+
+    def finish_load(self) -> None:
+        load = self._load
+        rates = load["rate"]
+        note = f"{load['rpcs']} RPCs, {load['errors']} errors"
+        if len(rates) > 1:
+            note += (f"; mean of {len(rates)} rounds, each "
+                     + ", ".join(f"{rate:,.0f}" for rate in rates) + " RPC/s")
+        if load["error"]:
+            note += f" (first: {load['error'][:120]})"
+        if load["resets"]:
+            note += (f"; {load['resets']} sessions saw a TCP reset when closing, after the "
+                     "measurement")
+        self.figures["rps"] = Figure(statistics.mean(rates), note, load["errors"])
+
+    def concurrent_reads(self) -> None:
+        """The read load against this server alone (one round)."""
+        self.load_round(self.options.load_seconds)
+        self.finish_load()
 
     def big(self, count: int, large: dict[int, bytes]) -> None:
         """Merge ``count`` entries, read them all back, edit one entry, record RSS."""
@@ -319,9 +349,54 @@ def fdatasync_latency(directory: Path, *, count: int = 50) -> float:
 
 
 def run_all(servers: list[Server], key: Path, options: Options) -> dict[str, dict[str, Figure]]:
-    """Run every measurement on each server in turn; returns server name -> metric -> figure.
+    """Run every measurement on every server; returns server name -> metric -> figure.
 
-    The large merge requests are built once and shared, so every server gets the same bytes.
+    The small requests and the read load alternate between the servers in
+    ``options.rounds`` rounds; the rest runs server after server. The large merge
+    requests are built once and shared, so every server gets the same bytes.
     """
     large = {count: workload.merge_entries(0, count) for count in (10_000, 100_000)}
-    return {server.name: Bench(server, key, options).run(large) for server in servers}
+    benches = [Bench(server, key, options) for server in servers]
+    rounds = max(1, options.rounds)
+    try:
+        for bench in benches:
+            _guard(bench.figures, ("edit_empty",), bench.small_edit_on_empty)
+        _in_rounds(benches, ("get_small", "edit_small"), bench_prepare=Bench.prepare_small,
+                   step=lambda bench: bench.sample_small(max(1, options.small_reps // rounds)),
+                   finish=Bench.finish_small, rounds=rounds)
+        _in_rounds(benches, ("rps",), bench_prepare=None,
+                   step=lambda bench: bench.load_round(options.load_seconds / rounds),
+                   finish=Bench.finish_load, rounds=rounds)
+        for bench in benches:
+            for count in (10_000, 100_000):
+                label = f"{count // 1000}k"
+                _guard(bench.figures, (f"merge_{label}", f"get_{label}", f"edit_{label}",
+                                       f"rss_{label}"),
+                       lambda bench=bench, count=count: bench.big(count, large))
+    finally:
+        for bench in benches:
+            bench.session.drop()
+    return {bench.server.name: bench.figures for bench in benches}
+
+
+def _in_rounds(benches: list[Bench], keys: tuple[str, ...], *,
+               bench_prepare: Callable[[Bench], None] | None,
+               step: Callable[[Bench], None], finish: Callable[[Bench], None],
+               rounds: int) -> None:
+    """``step`` each server in turn, ``rounds`` times; a server that fails drops out."""
+    active = []
+    for bench in benches:
+        failed = bench_prepare is not None and not _ran(bench, keys, bench_prepare)
+        if not failed:
+            active.append(bench)
+    for _ in range(rounds):
+        active = [bench for bench in active if _ran(bench, keys, step)]
+    for bench in active:
+        _guard(bench.figures, keys, lambda bench=bench: finish(bench))
+
+
+def _ran(bench: Bench, keys: tuple[str, ...], action: Callable[[Bench], None]) -> bool:
+    """Run ``action`` under :func:`_guard`; False when it failed (its figures say why)."""
+    before = set(bench.figures)
+    _guard(bench.figures, keys, lambda: action(bench))
+    return not (set(bench.figures) - before) & set(keys)

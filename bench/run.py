@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> Options:
     if args.quick:
         options = Options(small_reps=100, bulk_reps=1, large_edit_reps=5,
-                          large_edit_budget=5.0, bulk_timeout=20.0, load_seconds=2.0)
+                          large_edit_budget=5.0, bulk_timeout=20.0, load_seconds=2.0,
+                          rounds=2)
     else:
         options = Options()
     if args.bulk_timeout:

@@ -8,12 +8,13 @@ with-defaults view, the access-control pruning, the filter and the serialization
 
 An answer depends on the datastore's content (the cache is emptied whenever the
 datastores' generation moves on: every edit, commit, copy, discard or rollback), on
-the filter (its serialization and the namespace prefixes in scope, which an XPath
-``select`` may use), on with-defaults, on the datastore and on what the user may read
-(the NACM access object, replaced whenever the NACM configuration or the user's
-groups change). All of these make up the key; nothing else goes into a reply.
+the request (the operation's serialization, which holds the datastore, the filter and
+with-defaults, plus the namespace prefixes in scope, which an XPath ``select`` may
+use) and on what the user may read (the NACM access object, replaced whenever the
+NACM configuration or the user's groups change). These make up the key; nothing else
+goes into a reply.
 
-Public names: :class:`ReplyCache`, :func:`filter_key`.
+Public names: :class:`ReplyCache`, :func:`request_key`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ MAX_REPLY = 64 * 1024
 """Bytes of the largest reply kept: a big reply is rare, and costs its transfer anyway."""
 
 
-def filter_key(flt: etree._Element | None) -> Hashable:
-    """What identifies a ``<filter>``: its bytes and the prefixes it may refer to."""
-    if flt is None:
-        return None
-    prefixes = tuple(sorted((prefix or "", uri) for prefix, uri in flt.nsmap.items()))
-    return etree.tostring(flt, encoding="UTF-8", with_tail=False), prefixes
+def request_key(op: etree._Element) -> Hashable:
+    """What identifies a request: the operation's bytes and the prefixes in scope.
+
+    The bytes hold every parameter (source, filter, with-defaults); the prefixes are
+    those an XPath ``select`` may use, declared on the operation or above it.
+    """
+    prefixes = tuple(sorted((prefix or "", uri) for prefix, uri in op.nsmap.items()))
+    return etree.tostring(op, encoding="UTF-8", with_tail=False), prefixes
 
 
 class ReplyCache:

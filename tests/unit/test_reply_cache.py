@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from nvo3_netconf.protocol.reply_cache import ReplyCache, filter_key
+from nvo3_netconf.protocol.reply_cache import ReplyCache, request_key
 
 
 def test_a_reply_lives_as_long_as_its_generation() -> None:
@@ -39,15 +39,16 @@ def test_no_entries_means_no_cache() -> None:
     assert cache.get(1, "a") is None and len(cache) == 0
 
 
-def test_filter_key_tells_prefix_bindings_apart() -> None:
-    def flt(uri: str, text: str = "/p:top") -> etree._Element:
+def test_request_key_tells_parameters_and_prefix_bindings_apart() -> None:
+    def op(uri: str, text: str = "/p:top", source: str = "running") -> etree._Element:
         rpc = etree.fromstring(
             f'<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" xmlns:p="{uri}">'
-            f'<get-config><filter type="xpath" select="{text}"/></get-config></rpc>')
-        return rpc[0][0]
+            f'<get-config><source><{source}/></source>'
+            f'<filter type="xpath" select="{text}"/></get-config></rpc>')
+        return rpc[0]
 
-    assert filter_key(flt("urn:a")) == filter_key(flt("urn:a"))
-    # The same bytes of <filter>, but p is bound (on an ancestor) to another namespace.
-    assert filter_key(flt("urn:a")) != filter_key(flt("urn:b"))
-    assert filter_key(flt("urn:a")) != filter_key(flt("urn:a", "/p:other"))
-    assert filter_key(None) is None
+    assert request_key(op("urn:a")) == request_key(op("urn:a"))
+    # The same bytes of <get-config>, but p is bound (on <rpc>) to another namespace.
+    assert request_key(op("urn:a")) != request_key(op("urn:b"))
+    assert request_key(op("urn:a")) != request_key(op("urn:a", "/p:other"))
+    assert request_key(op("urn:a")) != request_key(op("urn:a", source="candidate"))

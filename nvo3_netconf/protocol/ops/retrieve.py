@@ -19,7 +19,7 @@ from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import Lookup, apply_filter
 from nvo3_netconf.protocol.messages import serialize_content
 from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
-from nvo3_netconf.protocol.reply_cache import ReplyCache, filter_key
+from nvo3_netconf.protocol.reply_cache import ReplyCache, request_key
 from nvo3_netconf.protocol.xml import find_child
 from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
 
@@ -36,23 +36,27 @@ _Identity = (
 def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     """``<get-config>``: configuration of one datastore, filtered (serialized ``<data>``).
 
-    A request asked before in the same generation of the datastores, with the same
-    filter, with-defaults and access, is answered from ``ctx.server.config_replies``.
+    A request asked before in the same generation of the datastores (the same
+    ``<get-config>`` element: source, filter and with-defaults) by a user with the
+    same access is answered from ``ctx.server.config_replies``; only valid requests
+    are ever stored, so a stored one needs no second look at its parameters.
     """
+    access = access_for(ctx)
+    datastores = ctx.server.datastores
+    replies: ReplyCache = ctx.server.config_replies
+    key = (access, request_key(op))
+    with datastores.reading(Datastore.RUNNING):
+        generation = datastores.generation
+        reply = replies.get(generation, key)
+    if reply is not None:
+        return reply
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
     flt = find_child(op, NS_NC, "filter")
     mode = with_defaults_param(op)
     schema: SchemaTree = ctx.server.schema
-    datastores = ctx.server.datastores
-    access = access_for(ctx)
-    replies: ReplyCache = ctx.server.config_replies
-    key = (source, mode, access, filter_key(flt))
     with datastores.reading(source) as tree:
         generation = datastores.generation
-        reply = replies.get(generation, key)
-        if reply is not None:
-            return reply
         view = apply_with_defaults(tree, schema, mode, config_only=True)
         if access is not None:
             view = access.prune(view, owned=view is not tree)
