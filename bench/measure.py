@@ -361,10 +361,10 @@ def run_all(servers: list[Server], key: Path, options: Options) -> dict[str, dic
     try:
         for bench in benches:
             _guard(bench.figures, ("edit_empty",), bench.small_edit_on_empty)
-        _in_rounds(benches, ("get_small", "edit_small"), bench_prepare=Bench.prepare_small,
+        _in_rounds(benches, ("get_small", "edit_small"), prepare=Bench.prepare_small,
                    step=lambda bench: bench.sample_small(max(1, options.small_reps // rounds)),
                    finish=Bench.finish_small, rounds=rounds)
-        _in_rounds(benches, ("rps",), bench_prepare=None,
+        _in_rounds(benches, ("rps",), prepare=None,
                    step=lambda bench: bench.load_round(options.load_seconds / rounds),
                    finish=Bench.finish_load, rounds=rounds)
         for bench in benches:
@@ -380,13 +380,13 @@ def run_all(servers: list[Server], key: Path, options: Options) -> dict[str, dic
 
 
 def _in_rounds(benches: list[Bench], keys: tuple[str, ...], *,
-               bench_prepare: Callable[[Bench], None] | None,
+               prepare: Callable[[Bench], None] | None,
                step: Callable[[Bench], None], finish: Callable[[Bench], None],
                rounds: int) -> None:
     """``step`` each server in turn, ``rounds`` times; a server that fails drops out."""
     active = []
     for bench in benches:
-        failed = bench_prepare is not None and not _ran(bench, keys, bench_prepare)
+        failed = prepare is not None and not _ran(bench, keys, prepare)
         if not failed:
             active.append(bench)
     for _ in range(rounds):

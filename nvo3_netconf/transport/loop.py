@@ -119,8 +119,12 @@ class SessionLoop:
 
     def __len__(self) -> int:
         """Sessions served now."""
+        return len(self._open_sessions())
+
+    def _open_sessions(self) -> list[LoopSession]:
+        """Each session once (a session is registered under each of its descriptors)."""
         with self._cond:
-            return len({id(session) for session in self._sessions.values()})
+            return list({id(s): s for s in self._sessions.values()}.values())
 
     @property
     def workers(self) -> int:
@@ -137,17 +141,14 @@ class SessionLoop:
             self._cond.notify_all()
             threads = list(self._threads)
             monitor = self._monitor
-            open_sessions = list({id(s): s for s in self._sessions.values()}.values())
-        for session in open_sessions:
+        for session in self._open_sessions():
             session.link.close()  # also wakes a thread blocked sending to its peer
         os.write(self._stop_write, b"x")
         me = threading.current_thread()
         for thread in [*threads, monitor]:
             if thread is not None and thread is not me:
                 thread.join(timeout=5)
-        with self._cond:
-            remaining = list({id(s): s for s in self._sessions.values()}.values())
-        for session in remaining:
+        for session in self._open_sessions():
             self._end(session)
         self._poller.close()
         os.close(self._stop_read)

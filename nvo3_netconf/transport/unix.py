@@ -254,34 +254,32 @@ class UnixSocketServer:
         if first is not None and first == (b"", []):
             return False  # the relay left at once
         channel = receive_handoff(*first) if first is not None else None
-        label = f"{user} (relay pid {pid})"
+        link: PipeLink | SocketLink
         if channel is not None:
-            pipes = PipeLink(*channel)
-            session = self._session_factory(pipes, PeerInfo(user, "openssh", pid))
+            link = PipeLink(*channel)
+            read_fd, read, wake_fd = link.read_fd, link.read_now, link.wake_fd
+        else:
+            link = SocketLink(conn)
+            read_fd, wake_fd = conn.fileno(), None
 
-            def finish_pipes() -> None:
-                self.watchdog.forget(pipes)
-                pipes.release()
-                self._forget(conn)
+            def read(size: int) -> bytes:
+                return conn.recv(size, socket.MSG_DONTWAIT)
 
-            self.watchdog.watch(pipes, label)
-            self._serve_in_loop(LoopSession(read_fd=pipes.read_fd, read=pipes.read_now,
-                                            handler=session, link=pipes, label=label,
-                                            wake_fd=pipes.wake_fd, finish=finish_pipes))
-            return True
-        stream = SocketLink(conn)
-        session = self._session_factory(stream, PeerInfo(user, "openssh", pid))
+        session = self._session_factory(link, PeerInfo(user, "openssh", pid))
+        if channel is None and first is not None:  # the start of the relayed stream
+            session.data_received(first[0])
 
-        def finish_stream() -> None:
-            self.watchdog.forget(stream)
+        def finish() -> None:
+            self.watchdog.forget(link)
+            if isinstance(link, PipeLink):
+                link.release()
             self._forget(conn)
 
-        self.watchdog.watch(stream, label)
-        if first is not None:  # the bytes already read are the start of the stream
-            session.data_received(first[0])
-        self._serve_in_loop(LoopSession(
-            read_fd=conn.fileno(), read=lambda size: conn.recv(size, socket.MSG_DONTWAIT),
-            handler=session, link=stream, label=label, finish=finish_stream))
+        label = f"{user} (relay pid {pid})"
+        self.watchdog.watch(link, label)
+        self._serve_in_loop(LoopSession(read_fd=read_fd, read=read, handler=session,
+                                        link=link, label=label, wake_fd=wake_fd,
+                                        finish=finish))
         return True
 
     def _serve_in_loop(self, session: LoopSession) -> None:
