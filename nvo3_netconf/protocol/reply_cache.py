@@ -59,14 +59,18 @@ class ReplyCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, generation: int, key: Hashable) -> bytes | None:
-        """The reply stored for ``key`` in this generation, or None."""
+    def get(self, generation: int, key: Hashable, *, count_miss: bool = True) -> bytes | None:
+        """The reply stored for ``key`` in this generation, or None.
+
+        ``count_miss=False`` for a look that most requests fail by design (a request
+        of a kind never stored), so :attr:`misses` keeps counting real misses.
+        """
         if generation != self._generation:
             self._replies.clear()
             self._generation = generation
         reply = self._replies.get(key)
         if reply is None:
-            self.misses += 1
+            self.misses += count_miss
             return None
         self._replies.move_to_end(key)
         self.hits += 1
@@ -81,6 +85,11 @@ class ReplyCache:
         self._replies.move_to_end(key)
         while len(self._replies) > self._max_entries:
             self._replies.popitem(last=False)
+
+    @property
+    def enabled(self) -> bool:
+        """False when no reply is ever kept (``max_entries`` 0)."""
+        return self._max_entries > 0
 
     def __len__(self) -> int:
         return len(self._replies)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from lxml import etree
 
@@ -33,6 +33,7 @@ from nvo3_netconf.notifications import (
     session_start,
 )
 from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
+from nvo3_netconf.protocol.ops.retrieve import config_reply_by_message
 from nvo3_netconf.protocol.reply_cache import MAX_ENTRIES, ReplyCache
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
 from nvo3_netconf.scheduler import Scheduler, TimerHandle
@@ -118,6 +119,9 @@ class NetconfServer:
         access.check_exec(namespace, name)
         return access
 
+    def _cached_reply(self, session: NetconfSession, message_key: Hashable) -> bytes | None:
+        return config_reply_by_message(self, session.user, message_key)
+
     # ---------------------------------------------------------------- sessions
     def open_session(self, link: Link, user: str, peer: str) -> NetconfSession:
         """Create, register and start a session for a new channel."""
@@ -135,6 +139,7 @@ class NetconfServer:
             after_large_message=self._trim,
             large_message=LARGE_MESSAGE,
             on_established=self._session_started,
+            cached_reply=self._cached_reply if self.config_replies.enabled else None,
         )
         with self._lock:
             self._sessions[info.session_id] = session

@@ -22,8 +22,9 @@ from nvo3_netconf.errors import ConfigError
 from nvo3_netconf.scheduler import ManualClock
 from nvo3_netconf.server.auth import UserDatabase
 from nvo3_netconf.server.config import ServerConfig
-from tests.functional.conftest import TEST_YANG, Agent
+from tests.functional.conftest import PASSWORD, TEST_YANG, Agent
 from tests.functional.test_nacm import ADMIN, policy, rule, rule_list
+from tests.functional.raw import RawSession
 from tests.functional.test_protocol import NC, NS, config, item, names
 
 WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
@@ -160,6 +161,45 @@ def test_many_sessions_reading_while_one_writes_see_every_commit(agent: Agent) -
     for m in (writer, *readers):
         m.close_session()
 
+
+def test_a_repeated_message_is_answered_byte_for_byte_before_parsing(agent: Agent) -> None:
+    """Messages differing only in message-id: the first is parsed, the others are not."""
+    m = agent.connect()
+    m.edit_config(target="running", config=config(item("a", 1)))
+    raw = RawSession(agent.port, "admin", PASSWORD)
+    raw.hello()
+    get = (f'<get-config><source><running/></source><filter type="subtree"><top xmlns="{NS}">'
+           "<item/></top></filter></get-config>")
+
+    def ask(start: str, body: str = get, end: str = "</rpc>") -> bytes:
+        raw.send((start + body + end).encode())
+        return raw.read()
+
+    first = ask(f'<rpc xmlns="{NC}" message-id="1">')
+    assert b"<name>a</name>" in first
+    before = hits(agent)
+    for mid in ("2", "urn:uuid:0f-1 x", "3"):
+        reply = ask(f'<rpc xmlns="{NC}" message-id="{mid}">')
+        assert reply == first.replace(b'message-id="1"', f'message-id="{mid}"'.encode())
+    assert hits(agent) == before + 3
+    # The forms the key leaves to the parser still echo every attribute as sent.
+    reply = ask(f'<rpc xmlns="{NC}" message-id="a&amp;b" foo="x">')
+    assert b'message-id="a&amp;b"' in reply and b'foo="x"' in reply
+    assert b"<name>a</name>" in reply
+    reply = ask(f"<nc:rpc xmlns:nc='{NC}' message-id='4'>",
+                get.replace("<get-config>", f'<get-config xmlns="{NC}">'), "</nc:rpc>")
+    assert b'message-id="4"' in reply and b"<name>a</name>" in reply
+    # A refused request is never stored: asked again, it is refused again.
+    bad = "<get-config><source><nowhere/></source></get-config>"
+    for mid in ("5", "6"):
+        reply = ask(f'<rpc xmlns="{NC}" message-id="{mid}">', bad)
+        assert b"<rpc-error>" in reply and f'message-id="{mid}"'.encode() in reply
+    # A change: the same bytes get the new answer.
+    m.edit_config(target="running", config=config(item("b", 2)))
+    reply = ask(f'<rpc xmlns="{NC}" message-id="7">')
+    assert b"<name>b</name>" in reply and b'message-id="7"' in reply
+    raw.close()
+    m.close_session()
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, users: UserDatabase) -> None:

@@ -8,7 +8,8 @@ what the user may read and cannot reveal that the rest exists.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 from lxml import etree
 
@@ -39,7 +40,9 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     A request asked before in the same generation of the datastores (the same
     ``<get-config>`` element: source, filter and with-defaults) by a user with the
     same access is answered from ``ctx.server.config_replies``; only valid requests
-    are ever stored, so a stored one needs no second look at its parameters.
+    are ever stored, so a stored one needs no second look at its parameters. The
+    reply is also stored under the message's key (``ctx.message_key``), where the
+    session finds it before parsing the next message that differs only in message-id.
     """
     access = access_for(ctx)
     datastores = ctx.server.datastores
@@ -48,8 +51,9 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     with datastores.reading(Datastore.RUNNING):
         generation = datastores.generation
         reply = replies.get(generation, key)
-    if reply is not None:
-        return reply
+        if reply is not None:
+            _store_by_message(ctx, replies, generation, access, reply)
+            return reply
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
     flt = find_child(op, NS_NC, "filter")
@@ -63,7 +67,33 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
         lookup = datastores.entry_lookup(source) if view is tree else None
         reply = serialize_content(_filtered(view, flt, schema, lookup))
         replies.put(generation, key, reply)
+        _store_by_message(ctx, replies, generation, access, reply)
         return reply
+
+
+def config_reply_by_message(server: Any, user: str, message_key: Hashable) -> bytes | None:
+    """The stored ``<get-config>`` reply to a message of ``message_key`` for ``user``.
+
+    What the session asks before parsing a message (``NetconfSession`` ``cached_reply``).
+    The user's access object is part of the key, as in :func:`get_config`: a stored
+    reply passed the exec check and the read rules of exactly that access.
+    """
+    nacm = server.nacm
+    access = None if nacm is None else nacm.access(user)
+    datastores = server.datastores
+    with datastores.reading(Datastore.RUNNING):
+        return server.config_replies.get(  # type: ignore[no-any-return]
+            datastores.generation, (access, _BY_MESSAGE, message_key), count_miss=False)
+
+
+_BY_MESSAGE = "message"
+"""Marks the keys of replies stored by message key (apart from those by request)."""
+
+
+def _store_by_message(ctx: RPCContext, replies: ReplyCache, generation: int,
+                      access: object, reply: bytes) -> None:
+    if ctx.message_key is not None:
+        replies.put(generation, (access, _BY_MESSAGE, ctx.message_key), reply)
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
