@@ -17,11 +17,21 @@ on ``<data>``), so a crash between writing a snapshot and emptying the log never
 applies an edit twice; a torn last record (a crash during append, never acknowledged)
 is ignored and cut off.
 
+The log reserves disk space ahead (:data:`RESERVE`, ``posix_fallocate``) and writes
+each record in place, at its logical end. Appending to a file changes its size, and
+making a size change durable costs a journal commit on every ``fdatasync``; writing
+inside space already allocated does not (ext4 here: 80 instead of 115 us per commit).
+The reserved space reads as zeros, which no record starts with: a zero byte where the
+next record would begin is the end of the log. Space for a record that does not fit
+is reserved before the record is written, so a full disk fails the commit without
+writing anything.
+
 Public names: :class:`EditRecord`, :class:`WriteAheadLog`.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import zlib
@@ -37,6 +47,8 @@ from nvo3_netconf.datastore.persist import sync_directory
 logger = logging.getLogger(__name__)
 
 _HEADER = 18  # 8 hex length + 8 hex crc + "\n" ... + trailing "\n"
+RESERVE = 64 * 1024
+"""Bytes of disk space the log reserves past its end when it needs more."""
 
 
 @dataclass(frozen=True)
@@ -80,54 +92,87 @@ class WriteAheadLog:
 
     Args:
         path: the log file (created on first append).
+        reserve: bytes of space reserved ahead of the log's end (0: none).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, reserve: int = RESERVE) -> None:
         self.path = path
+        self._reserve = reserve
         self._handle: int | None = None
-        self._size: int | None = None
+        self._size: int | None = None  # the log's end: bytes of records
+        self._allocated = 0  # the file's size once opened (records and reserved space)
 
     @property
     def size(self) -> int:
-        """Bytes in the log."""
+        """Bytes of records in the log (the space reserved past them not counted)."""
         if self._size is None:
             try:
-                self._size = self.path.stat().st_size
+                data = self.path.read_bytes()
             except FileNotFoundError:
-                self._size = 0
+                data = b""
+            self._size = _intact_end(data)
         return self._size
 
     def append(self, records: Sequence[EditRecord]) -> None:
         """Append records and make them durable before returning.
 
         Raises:
-            OSError: the write or fsync failed (disk full...); the log is cut back so
-                no partial record can ever be replayed.
+            OSError: no space for the records (disk full: nothing was written), or the
+                write or the fsync failed: the log is then cut back so no partial record
+                can ever be replayed.
         """
         if len(records) == 1:
             data = records[0].encode()
         else:  # one checksum over the whole commit: replayed entirely or not at all
             payload = b"<batch>" + b"".join(r.payload() for r in records) + b"</batch>"
             data = _frame(payload)
+        start = self.size
         if self._handle is None:
             existed = self.path.exists()
-            self._handle = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._handle = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            self._allocated = os.fstat(self._handle).st_size
             if not existed:
                 sync_directory(self.path.parent)
-        start = os.lseek(self._handle, 0, os.SEEK_END)
+        try:
+            self._make_room(start + len(data))
+        except OSError:
+            self._allocated = os.fstat(self._handle).st_size  # what it got, if anything
+            raise
         try:
             view = memoryview(data)
+            offset = start
             while view:
-                written = os.write(self._handle, view)
-                view = view[written:]
+                written = os.pwrite(self._handle, view, offset)
+                view, offset = view[written:], offset + written
             os.fdatasync(self._handle)
             self._size = start + len(data)
         except OSError:
             try:
                 os.ftruncate(self._handle, start)
+                self._allocated = start
             except OSError:
                 pass
             raise
+
+    def _make_room(self, end: int) -> None:
+        """Have the file's space reach ``end`` (plus the reserve, when the disk has it)."""
+        assert self._handle is not None
+        if end <= self._allocated:
+            return
+        if self._reserve:
+            try:
+                os.posix_fallocate(self._handle, self._allocated,
+                                   end + self._reserve - self._allocated)
+                self._allocated = end + self._reserve
+                return
+            except OSError as error:
+                if error.errno not in (errno.ENOSPC, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                if error.errno != errno.ENOSPC:
+                    self._reserve = 0  # the file system cannot: plain appends from now on
+        if self._reserve:
+            os.posix_fallocate(self._handle, self._allocated, end - self._allocated)
+            self._allocated = end
 
     def reset(self) -> None:
         """Empty the log (after a snapshot that includes every record)."""
@@ -154,7 +199,7 @@ class WriteAheadLog:
             return
         pos = 0
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-        while pos < len(data):
+        while pos < len(data) and data[pos]:  # a zero byte: the reserved space begins
             decoded = _decode(data, pos, parser)
             if decoded is None:
                 logger.warning("%s: ignoring a torn record at byte %d (crash during write)",
@@ -162,15 +207,25 @@ class WriteAheadLog:
                 with open(self.path, "r+b") as handle:
                     handle.truncate(pos)
                     os.fsync(handle.fileno())
-                self._size = pos
-                return
+                break
             edits, pos = decoded
             yield from edits
+        self._size = pos
 
 
-def _decode(
-    data: bytes, pos: int, parser: etree.XMLParser
-) -> tuple[list[EditRecord], int] | None:
+def _intact_end(data: bytes) -> int:
+    """Where the intact records of ``data`` end (checksums checked, XML not parsed)."""
+    pos = 0
+    while pos < len(data) and data[pos]:
+        frame = _frame_at(data, pos)
+        if frame is None:
+            break
+        pos = frame[1]
+    return pos
+
+
+def _frame_at(data: bytes, pos: int) -> tuple[bytes, int] | None:
+    """The intact payload of the record at ``pos`` and where the next begins, or None."""
     try:
         length = int(data[pos:pos + 8], 16)
         crc = int(data[pos + 8:pos + 16], 16)
@@ -182,6 +237,16 @@ def _decode(
         return None
     if zlib.crc32(payload) != crc:
         return None
+    return payload, start + length + 1
+
+
+def _decode(
+    data: bytes, pos: int, parser: etree.XMLParser
+) -> tuple[list[EditRecord], int] | None:
+    frame = _frame_at(data, pos)
+    if frame is None:
+        return None
+    payload, end = frame
     root = etree.fromstring(payload, parser)
     edits = list(root) if root.tag == "batch" else [root]
     records = []
@@ -195,4 +260,4 @@ def _decode(
             default_operation=DefaultOperation(edit.get("default-operation", "merge")),
             error_option=ErrorOption(edit.get("error-option", "stop-on-error")),
         ))
-    return records, start + length + 1
+    return records, end

@@ -18,6 +18,11 @@ Threads, and why publishing costs the publisher almost nothing:
   (:class:`~nvo3_netconf.notifications.delivery.Subscription`) that filters and sends;
   a subscriber whose queue overflows is dropped: its session is closed and logged.
 
+A request that publishes (a commit's ``netconf-config-change``) runs inside
+:meth:`NotificationBus.holding`: its events are queued at once, in order, but the
+dispatcher is woken only when the request is over, after its reply was sent, so the
+dispatcher's work does not compete for the CPU (and the interpreter) with the reply.
+
 Subscribing goes through the inbox too, so the replay snapshot of a new subscription
 and the start of its live events are taken at one instant of the event sequence:
 every event is either replayed or delivered live, never both and never neither.
@@ -144,6 +149,8 @@ class NotificationBus:
         for stream in streams:
             self.add_stream(stream)
         self._cond = threading.Condition()
+        self._held = threading.local()  # depth, wake: see holding()
+        self._hold = _Hold(self)
         self._inbox: deque[_Item] = deque()
         self._seq = log.last_seq if log is not None else 0
         self._closed = False
@@ -234,7 +241,26 @@ class NotificationBus:
                 return
             self._seq += 1
             self._inbox.append(_Pending(self._seq, when, stream, content, build))
-            self._cond.notify()
+            if getattr(self._held, "depth", 0):
+                self._held.wake = True  # when the hold ends
+            else:
+                self._cond.notify()
+
+    def holding(self) -> _Hold:
+        """A context in which this thread's events wake the dispatcher only at its end.
+
+        Re-entrant and per thread; the events keep their order and sequence numbers.
+        A :meth:`flush` or subscription inside still wakes the dispatcher at once.
+        """
+        return self._hold
+
+    def _release_hold(self) -> None:
+        held = self._held
+        held.depth -= 1
+        if not held.depth and getattr(held, "wake", False):
+            held.wake = False
+            with self._cond:
+                self._cond.notify()
 
     def _post(self, item: _Item) -> None:
         with self._cond:
@@ -487,3 +513,20 @@ class NotificationBus:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class _Hold:
+    """The context manager of :meth:`NotificationBus.holding` (one per bus)."""
+
+    __slots__ = ("_bus",)
+
+    def __init__(self, bus: NotificationBus) -> None:
+        self._bus = bus
+
+    def __enter__(self) -> None:
+        held = self._bus._held
+        held.depth = getattr(held, "depth", 0) + 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._bus._release_hold()

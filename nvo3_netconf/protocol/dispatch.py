@@ -9,7 +9,7 @@ Public names: :class:`Dispatcher`, :class:`RPCContext`, :data:`OperationHandler`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +32,16 @@ class RPCContext:
         server: the server's shared state (datastores, schema, sessions...).
         access: what the exec check decided the user may do (NACM's access object,
             under the configuration in force when the request arrived), if it ran.
-        message_key: what identifies the request's message apart from its message-id
-            (``MessageKey.rest``), when it has the plain form; a handler whose reply
+        message: the request's message as received (bytes); a handler whose reply
             depends only on the request, the datastores and the user's access may
-            store the reply under it for the session's ``cached_reply``.
+            store the reply by its :func:`~nvo3_netconf.protocol.message_key.message_key`
+            for the session's ``cached_reply``.
     """
 
     session: NetconfSession
     server: Any
     access: Any = None
-    message_key: Hashable | None = None
+    message: bytes | None = None
 
 
 OperationHandler = Callable[
@@ -84,9 +84,9 @@ class Dispatcher:
 
     def dispatch(
         self, session: NetconfSession, operation: etree._Element, *,
-        message_key: Hashable | None = None,
+        message: bytes | None = None,
     ) -> Sequence[etree._Element] | bytes | None:
-        """Run the handler of ``operation`` (``message_key``: see :class:`RPCContext`).
+        """Run the handler of ``operation`` (``message``: see :class:`RPCContext`).
 
         Raises:
             RPCError: unknown operation, access denied, or the handler's own refusal.
@@ -110,4 +110,4 @@ class Dispatcher:
         access = None
         if self._access_check is not None:
             access = self._access_check(session, namespace, name)
-        return handler(RPCContext(session, self._server, access, message_key), operation)
+        return handler(RPCContext(session, self._server, access, message), operation)

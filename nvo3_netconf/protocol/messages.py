@@ -336,14 +336,13 @@ def build_rpc_reply(
     Returns:
         The serialized message.
     """
-    if isinstance(body, bytes) and body:
+    if not body:
+        return _reply_start(attributes) + b"<ok/></rpc-reply>"
+    if isinstance(body, bytes):
         return _reply_start(attributes) + body + b"</rpc-reply>"
     root = _envelope("rpc-reply", attributes)
-    if body:
-        for el in body:
-            root.append(el)
-    else:
-        sub(root, NS_NC, "ok")
+    for el in body:
+        root.append(el)
     return to_bytes(root, xml_declaration=True)
 
 

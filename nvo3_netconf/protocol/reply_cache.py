@@ -59,32 +59,33 @@ class ReplyCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, generation: int, key: Hashable, *, count_miss: bool = True) -> bytes | None:
-        """The reply stored for ``key`` in this generation, or None.
-
-        ``count_miss=False`` for a look that most requests fail by design (a request
-        of a kind never stored), so :attr:`misses` keeps counting real misses.
-        """
-        if generation != self._generation:
-            self._replies.clear()
-            self._generation = generation
+    def get(self, generation: int, key: Hashable) -> bytes | None:
+        """The reply stored for ``key`` in this generation, or None."""
+        self._move_to(generation)
         reply = self._replies.get(key)
         if reply is None:
-            self.misses += count_miss
+            self.misses += 1
             return None
         self._replies.move_to_end(key)
         self.hits += 1
         return reply
 
     def put(self, generation: int, key: Hashable, reply: bytes) -> None:
-        """Keep ``reply`` for ``key`` (ignored when too big or of another generation)."""
-        if (generation != self._generation or len(reply) > self._max_reply
-                or not self._max_entries):
+        """Keep ``reply`` for ``key`` (ignored when too big or of an older generation)."""
+        if (self._generation is not None and generation < self._generation
+                or len(reply) > self._max_reply or not self._max_entries):
             return
+        self._move_to(generation)
         self._replies[key] = reply
         self._replies.move_to_end(key)
         while len(self._replies) > self._max_entries:
             self._replies.popitem(last=False)
+
+    def _move_to(self, generation: int) -> None:
+        """Forget the replies of another generation (generations only grow)."""
+        if generation != self._generation:
+            self._replies.clear()
+            self._generation = generation
 
     @property
     def enabled(self) -> bool:

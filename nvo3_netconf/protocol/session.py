@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,7 +45,6 @@ from nvo3_netconf.errors import (
     RPCError,
     RPCErrors,
 )
-from nvo3_netconf.protocol.message_key import message_key
 from nvo3_netconf.protocol.messages import (
     build_hello,
     build_rpc_error_reply,
@@ -108,7 +108,7 @@ class Dispatcher(Protocol):
     """Finds and runs the handler of an operation (see ``protocol/dispatch.py``)."""
 
     def dispatch(self, session: NetconfSession, operation: etree._Element, *,
-                 message_key: Hashable | None = None) -> (
+                 message: bytes | None = None) -> (
         Sequence[etree._Element] | bytes | None
     ):
         """Run the operation; raise RPCError / RPCErrors to refuse it."""
@@ -125,11 +125,13 @@ class NetconfSession:
         on_close: called once when the session ends (locks, confirmed commits...).
         max_message_size: largest message accepted from the peer.
         on_established: called once both hellos were exchanged (RFC 6470 session-start).
-        cached_reply: the content of a stored reply to a message of this
-            :class:`~nvo3_netconf.protocol.message_key.MessageKey` (its ``rest``) for
-            this session's user, or None; asked before a message is parsed, so a
-            repeated request (a poll) skips parsing and dispatch. Handlers store such
-            replies under ``RPCContext.message_key``.
+        cached_reply: the stored reply to this message (a repeated request: a poll)
+            for this session's user, or None; asked before a message is parsed, so a
+            repeated request skips parsing and dispatch. Handlers store such replies
+            by ``RPCContext.message``.
+        message_scope: entered around the handling of each message, reply included
+            (the notification bus's ``holding()``: events wake their dispatcher once
+            the reply is sent).
     """
 
     def __init__(
@@ -144,7 +146,8 @@ class NetconfSession:
         after_large_message: Callable[[], None] | None = None,
         large_message: int = 4 * 1024 * 1024,
         on_established: Callable[[NetconfSession], None] | None = None,
-        cached_reply: Callable[[NetconfSession, Hashable], bytes | None] | None = None,
+        cached_reply: Callable[[NetconfSession, bytes], bytes | None] | None = None,
+        message_scope: AbstractContextManager[None] | None = None,
     ) -> None:
         self.info = info
         self._link = link
@@ -162,6 +165,7 @@ class NetconfSession:
         self._ended = threading.Event()
         self._on_established = on_established
         self._cached_reply = cached_reply
+        self._message_scope = message_scope if message_scope is not None else nullcontext()
         self._after_reply: list[Callable[[], None]] = []
         self._log = logging.LoggerAdapter(
             logger, {"session_id": info.session_id, "user": info.user, "peer": info.peer}
@@ -197,7 +201,8 @@ class NetconfSession:
                 message = self._decoder.next_message()
                 if message is None:
                     break
-                self._handle_message(message)
+                with self._message_scope:
+                    self._handle_message(message)
                 if len(message) > self._large and self._after_large is not None:
                     self._after_large()
         except FramingError as error:
@@ -265,12 +270,10 @@ class NetconfSession:
             self._handle_hello(message)
             return
         self.info.in_rpcs += 1
-        key = message_key(message) if self._cached_reply is not None else None
-        if key is not None:
-            assert self._cached_reply is not None
-            content = self._cached_reply(self, key.rest)
-            if content is not None:
-                self._send(build_rpc_reply({"message-id": key.message_id}, content))
+        if self._cached_reply is not None:
+            cached = self._cached_reply(self, message)
+            if cached is not None:
+                self._send(cached)
                 return
         try:
             root = parse_xml(message, parser=self._parser)
@@ -290,8 +293,7 @@ class NetconfSession:
             return
         self._after_reply.clear()
         try:
-            body = self._dispatcher.dispatch(
-                self, request.operation, message_key=None if key is None else key.rest)
+            body = self._dispatcher.dispatch(self, request.operation, message=message)
         except RPCErrors as errors:
             self._after_reply.clear()
             self._send_errors(request.attributes, errors.errors)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 
 from lxml import etree
 
@@ -104,6 +104,7 @@ class NetconfServer:
         self._trim = HeapTrimmer()
         # Used under datastores.reading(), which also serializes it.
         self.config_replies = ReplyCache(max_entries=reply_cache_entries)
+        self.message_replies = ReplyCache(max_entries=reply_cache_entries)  # same rules
         known = {m.namespace for m in yang.modules} | {NS_NC}
         self.nacm = nacm
         self.dispatcher = Dispatcher(
@@ -119,8 +120,8 @@ class NetconfServer:
         access.check_exec(namespace, name)
         return access
 
-    def _cached_reply(self, session: NetconfSession, message_key: Hashable) -> bytes | None:
-        return config_reply_by_message(self, session.user, message_key)
+    def _cached_reply(self, session: NetconfSession, message: bytes) -> bytes | None:
+        return config_reply_by_message(self, session.user, message)
 
     # ---------------------------------------------------------------- sessions
     def open_session(self, link: Link, user: str, peer: str) -> NetconfSession:
@@ -140,6 +141,7 @@ class NetconfServer:
             large_message=LARGE_MESSAGE,
             on_established=self._session_started,
             cached_reply=self._cached_reply if self.config_replies.enabled else None,
+            message_scope=self.notifications.holding(),
         )
         with self._lock:
             self._sessions[info.session_id] = session

@@ -8,6 +8,10 @@ Real failures, not mocks:
   ``startup.xml``) is a directory, which no write can go through, root or not;
 - read-only state directory: a read-only bind mount of it (root only).
 
+The edit log reserves some space ahead (``wal.RESERVE``): an edit that fits in what is
+left of it still succeeds on a full disk (and is durable), so the commits below carry
+more than the reserve.
+
 For each, every kind of commit — edit-config on running, commit of candidate, a
 confirmed commit, copy-config to running, copy-config to startup — answers an rpc-error
 and leaves running, candidate and startup as they were, in memory and on disk (checked
@@ -26,6 +30,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from nvo3_netconf.datastore.wal import RESERVE
 from nvo3_netconf.scheduler import ManualClock
 from nvo3_netconf.server.auth import UserDatabase
 from nvo3_netconf.server.config import ServerConfig
@@ -43,8 +48,9 @@ def item(name: str, number: int, owner: str = "") -> str:
             f"{owner}</item></top>")
 
 
-# Bigger than a page: a write cannot fit in the slack of a file's last block.
-BIG = "o" * 20000
+# Bigger than a page (a write cannot fit in the slack of a file's last block) and than
+# the space the edit log reserves ahead.
+BIG = "o" * (RESERVE + 20000)
 
 
 def edit(target: str, config: str) -> str:
@@ -168,6 +174,23 @@ def test_disk_full_fails_every_commit_and_changes_nothing(tmp_path: Path, make_a
             if name == "confirmed-commit":
                 client.ok("<commit><persist-id>p</persist-id></commit>")
         assert names(client, "running") == ["new"]
+        client.close()
+        agent.stop()
+
+
+def test_small_edits_use_the_space_the_log_reserved(tmp_path: Path, make_agent) -> None:
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        agent = make_agent(disk / "state")
+        client = Client(agent.port)
+        seed(client)
+        fill(disk)
+        client.ok(edit("running", item("c", 3)))  # well inside the reserve
+        assert error_tags(client.call(edit("running", item("d", 4, BIG)))) == [
+            "resource-denied"]
+        client.close()
+        agent.restart()
+        client = Client(agent.port)
+        assert names(client, "running") == ["a", "b", "c"]
         client.close()
         agent.stop()
 

@@ -275,6 +275,22 @@ def test_serialized_content_gives_the_same_reply(attributes: dict[str, str]) -> 
     assert build_rpc_reply(attributes, content) == build_rpc_reply(attributes, [data()])
 
 
+@pytest.mark.parametrize("attributes", [
+    {"message-id": "3"},
+    {"message-id": 'a"b<c>&d\te\nf'},
+    {"message-id": "101", "{urn:example}user-id": "fred", "other": "x"},
+])
+def test_ok_reply_is_what_lxml_serializes(attributes: dict[str, str]) -> None:
+    root = etree.Element(nc("rpc-reply"), nsmap={None: NS_NC})
+    root.set("message-id", attributes["message-id"])
+    for key, value in attributes.items():
+        if key != "message-id":
+            root.set(key, value)
+    etree.SubElement(root, nc("ok"))
+    expected = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    assert build_rpc_reply(attributes) == build_rpc_reply(attributes, []) == expected
+
+
 def test_serialized_content_in_a_prefixed_base_namespace_stays_valid() -> None:
     data_el = etree.Element(nc("data"), nsmap={"nc": NS_NC})
     etree.SubElement(data_el, "{urn:nvo3}vm", nsmap={None: "urn:nvo3"}).text = "vm1"

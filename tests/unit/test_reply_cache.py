@@ -52,3 +52,13 @@ def test_request_key_tells_parameters_and_prefix_bindings_apart() -> None:
     assert request_key(op("urn:a")) != request_key(op("urn:b"))
     assert request_key(op("urn:a")) != request_key(op("urn:a", "/p:other"))
     assert request_key(op("urn:a")) != request_key(op("urn:a", source="candidate"))
+
+
+def test_a_reply_of_a_newer_generation_replaces_the_older_ones() -> None:
+    cache = ReplyCache()
+    cache.put(1, "a", b"A")  # no get before it: the first reply is kept
+    assert len(cache) == 1
+    cache.put(3, "b", b"B")
+    assert cache.get(3, "a") is None and cache.get(3, "b") == b"B"
+    cache.put(2, "c", b"C")  # older than what the cache holds: not kept
+    assert cache.get(3, "c") is None

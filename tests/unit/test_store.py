@@ -9,7 +9,7 @@ import pytest
 from nvo3_netconf.constants import Datastore, DefaultOperation, ErrorOption
 from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager, serialize_tree
-from nvo3_netconf.datastore.wal import EditRecord, WriteAheadLog
+from nvo3_netconf.datastore.wal import RESERVE, EditRecord, WriteAheadLog
 from nvo3_netconf.errors import RPCError
 from nvo3_netconf.schema import SchemaTree, Validator, YangContext
 from tests.unit.test_edit import config
@@ -69,18 +69,38 @@ def test_failed_edit_changes_nothing_in_memory_or_on_disk(parts, tmp_path) -> No
     assert b"<name>b</name>" in content(m)
 
 
-def test_torn_last_record_is_ignored_and_cut(parts, tmp_path) -> None:
+def records_of(wal: Path) -> bytes:
+    """The log's records, without the zeroed space it reserves past them."""
+    return wal.read_bytes().rstrip(b"\0")  # every record ends with a newline
+
+
+@pytest.mark.parametrize("reserved", [True, False])
+def test_torn_last_record_is_ignored_and_cut(parts, tmp_path, reserved: bool) -> None:
     m = manager(parts, tmp_path)
     m.edit(Datastore.RUNNING, config(item("a", 1)), session_id=1)
     expected = content(m)
     wal = tmp_path / "running.wal"
-    good = wal.stat().st_size
+    good = records_of(wal)
     torn = EditRecord(99, config(entry(2)), DefaultOperation.MERGE,
                       ErrorOption.STOP_ON_ERROR).encode()
-    with wal.open("ab") as handle:
-        handle.write(torn[: len(torn) // 2])  # the crash came during the append
+    # The crash came during the append: in the reserved space, or past the file's end.
+    tail = b"\0" * 4096 if reserved else b""
+    wal.write_bytes(good + torn[: len(torn) // 2] + tail)
     assert content(manager(parts, tmp_path)) == expected
-    assert wal.stat().st_size == good
+    assert wal.read_bytes() == good
+
+
+def test_the_log_writes_in_reserved_space_and_ends_at_the_first_zero(parts, tmp_path) -> None:
+    m = manager(parts, tmp_path)
+    wal = tmp_path / "running.wal"
+    m.edit(Datastore.RUNNING, config(item("a", 1)), session_id=1)
+    assert wal.stat().st_size == len(records_of(wal)) + RESERVE
+    for n in range(300):  # more than the reserve: it is extended as needed
+        m.edit(Datastore.RUNNING, config(entry(n, "x" * 200)), session_id=1)
+    records = records_of(wal)
+    assert RESERVE < len(records) <= wal.stat().st_size <= len(records) + 2 * RESERVE
+    assert WriteAheadLog(wal).size == len(records)
+    assert content(manager(parts, tmp_path)) == content(m)
 
 
 def test_snapshot_then_crash_before_log_reset_applies_nothing_twice(parts, tmp_path) -> None:

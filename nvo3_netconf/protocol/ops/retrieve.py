@@ -8,7 +8,7 @@ what the user may read and cannot reveal that the rest exists.
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from lxml import etree
@@ -18,7 +18,8 @@ from nvo3_netconf.nacm import access_for
 from nvo3_netconf.protocol.defaults import apply_with_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import Lookup, apply_filter
-from nvo3_netconf.protocol.messages import serialize_content
+from nvo3_netconf.protocol.message_key import message_key
+from nvo3_netconf.protocol.messages import build_rpc_reply, serialize_content
 from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
 from nvo3_netconf.protocol.reply_cache import ReplyCache, request_key
 from nvo3_netconf.protocol.xml import find_child
@@ -41,8 +42,8 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     ``<get-config>`` element: source, filter and with-defaults) by a user with the
     same access is answered from ``ctx.server.config_replies``; only valid requests
     are ever stored, so a stored one needs no second look at its parameters. The
-    reply is also stored under the message's key (``ctx.message_key``), where the
-    session finds it before parsing the next message that differs only in message-id.
+    reply is also stored by the message's key (``ctx.message``), where the session
+    finds it before parsing the next message that differs only in message-id.
     """
     access = access_for(ctx)
     datastores = ctx.server.datastores
@@ -52,7 +53,7 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
         generation = datastores.generation
         reply = replies.get(generation, key)
         if reply is not None:
-            _store_by_message(ctx, replies, generation, access, reply)
+            _store_by_message(ctx, generation, access, reply)
             return reply
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
@@ -67,33 +68,41 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
         lookup = datastores.entry_lookup(source) if view is tree else None
         reply = serialize_content(_filtered(view, flt, schema, lookup))
         replies.put(generation, key, reply)
-        _store_by_message(ctx, replies, generation, access, reply)
+        _store_by_message(ctx, generation, access, reply)
         return reply
 
 
-def config_reply_by_message(server: Any, user: str, message_key: Hashable) -> bytes | None:
-    """The stored ``<get-config>`` reply to a message of ``message_key`` for ``user``.
+def config_reply_by_message(server: Any, user: str, message: bytes) -> bytes | None:
+    """The whole reply to ``message`` when it repeats a stored ``<get-config>`` of ``user``.
 
-    What the session asks before parsing a message (``NetconfSession`` ``cached_reply``).
-    The user's access object is part of the key, as in :func:`get_config`: a stored
-    reply passed the exec check and the read rules of exactly that access.
+    What the session asks before parsing a message (``NetconfSession`` ``cached_reply``):
+    ``server.message_replies`` holds the answers of earlier messages that differed only
+    in message-id (:func:`~nvo3_netconf.protocol.message_key.message_key`), under the
+    same rules as ``server.config_replies``: per generation of the datastores, and per
+    access object, so a stored reply passed the exec check and the read rules of
+    exactly the user's current access. Costs a length test while nothing is stored.
     """
+    replies: ReplyCache = server.message_replies
+    if not len(replies):
+        return None
+    key = message_key(message)
+    if key is None:
+        return None
     nacm = server.nacm
     access = None if nacm is None else nacm.access(user)
     datastores = server.datastores
     with datastores.reading(Datastore.RUNNING):
-        return server.config_replies.get(  # type: ignore[no-any-return]
-            datastores.generation, (access, _BY_MESSAGE, message_key), count_miss=False)
+        content = replies.get(datastores.generation, (access, key.rest))
+    if content is None:
+        return None
+    return build_rpc_reply({"message-id": key.message_id}, content)
 
 
-_BY_MESSAGE = "message"
-"""Marks the keys of replies stored by message key (apart from those by request)."""
-
-
-def _store_by_message(ctx: RPCContext, replies: ReplyCache, generation: int,
-                      access: object, reply: bytes) -> None:
-    if ctx.message_key is not None:
-        replies.put(generation, (access, _BY_MESSAGE, ctx.message_key), reply)
+def _store_by_message(ctx: RPCContext, generation: int, access: object, reply: bytes) -> None:
+    """Keep ``reply`` for the next message like this one (under ``datastores.reading``)."""
+    key = None if ctx.message is None else message_key(ctx.message)
+    if key is not None:
+        ctx.server.message_replies.put(generation, (access, key.rest), reply)
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
