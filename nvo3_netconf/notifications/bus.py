@@ -22,6 +22,10 @@ A request that publishes (a commit's ``netconf-config-change``) runs inside
 :meth:`NotificationBus.holding`: its events are queued at once, in order, but the
 dispatcher is woken only when the request is over, after its reply was sent, so the
 dispatcher's work does not compete for the CPU (and the interpreter) with the reply.
+While nobody subscribes, an event only has to reach the replay log (itself flushed
+within :data:`LOG_SYNC_DELAY`), so the dispatcher takes events in batches, at most
+:data:`QUIET_DELAY` after the first: one wake-up and one write for many commits.
+A subscription, a flush or an event while someone subscribes is taken at once.
 
 Subscribing goes through the inbox too, so the replay snapshot of a new subscription
 and the start of its live events are taken at one instant of the event sequence:
@@ -34,6 +38,7 @@ Public names: :class:`NotificationBus`, :class:`Stream`, :data:`NETCONF_STREAM`,
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -63,6 +68,8 @@ LOG_SYNC_DELAY = 0.05
 """Seconds the replay log may hold written, unflushed events (see ``replay.py``)."""
 LOG_SYNC_IDLE = 0.002
 """Seconds without a new event after which the replay log is flushed at once."""
+QUIET_DELAY = 0.01
+"""Seconds an event may wait for the dispatcher while there is no subscription."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,8 @@ class NotificationBus:
         self._held = threading.local()  # depth, wake: see holding()
         self._hold = _Hold(self)
         self._inbox: deque[_Item] = deque()
+        self._due = math.inf  # when the dispatcher must take the inbox (monotonic)
+        self._last_event = 0.0  # when the last event was published (monotonic)
         self._seq = log.last_seq if log is not None else 0
         self._closed = False
         self._lock = threading.Lock()
@@ -241,6 +250,12 @@ class NotificationBus:
                 return
             self._seq += 1
             self._inbox.append(_Pending(self._seq, when, stream, content, build))
+            now = time.monotonic()
+            self._last_event = now
+            due = now + QUIET_DELAY if not self._subscriptions else now
+            if due >= self._due:
+                return  # the dispatcher is already due as early
+            self._due = due
             if getattr(self._held, "depth", 0):
                 self._held.wake = True  # when the hold ends
             else:
@@ -269,6 +284,7 @@ class NotificationBus:
                     item.done.set()
                 return
             self._inbox.append(item)
+            self._due = 0.0
             self._cond.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -384,15 +400,22 @@ class NotificationBus:
         unsynced_since: float | None = None  # when the replay log got unflushed records
         while True:
             with self._cond:
-                while not self._inbox and not self._closed:
-                    if unsynced_since is None:
-                        self._cond.wait()
-                        continue
-                    remaining = unsynced_since + LOG_SYNC_DELAY - time.monotonic()
-                    if remaining <= 0 or not self._cond.wait(min(remaining, LOG_SYNC_IDLE)):
-                        break  # quiet for a moment, or waited long enough: flush
+                while not self._closed:
+                    now = time.monotonic()
+                    if self._inbox and now >= self._due:
+                        break
+                    wake = self._due if self._inbox else math.inf
+                    if unsynced_since is not None:
+                        # Flush once quiet for a moment, or once waited long enough.
+                        flush_at = min(unsynced_since + LOG_SYNC_DELAY,
+                                       max(self._last_event, unsynced_since) + LOG_SYNC_IDLE)
+                        if now >= flush_at:
+                            break
+                        wake = min(wake, flush_at)
+                    self._cond.wait(None if wake == math.inf else wake - now)
                 batch = list(self._inbox)
                 self._inbox.clear()
+                self._due = math.inf
             if unsynced_since is not None and (
                     not batch or time.monotonic() - unsynced_since >= LOG_SYNC_DELAY):
                 self._sync_log()

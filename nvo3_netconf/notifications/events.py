@@ -15,6 +15,7 @@ Public names: :class:`ConfigEdit`, :class:`SessionIdentity`, :func:`config_chang
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,12 +77,18 @@ def _leaf(parent: etree._Element, tag: str, text: str) -> etree._Element:
 def _session_parms(parent: etree._Element, who: SessionIdentity) -> None:
     _leaf(parent, "username", who.user)
     _leaf(parent, "session-id", str(who.session_id))
-    if who.host:
-        try:
-            address = ipaddress.ip_address(who.host)
-        except ValueError:
-            return
-        _leaf(parent, "source-host", str(address))
+    host = _source_host(who.host) if who.host else None
+    if host is not None:
+        _leaf(parent, "source-host", host)
+
+
+@functools.lru_cache(maxsize=256)
+def _source_host(host: str) -> str | None:
+    """``host`` as an ``inet:ip-address`` (canonical), or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def config_change(*, datastore: str, changed_by: SessionIdentity | None,

@@ -199,6 +199,34 @@ def test_bus_flushes_the_replay_log_once_events_stop(tmp_path: Path, clock: Manu
     assert replayed(new_log(tmp_path / "n.log", clock)) == list(range(1, 21))
 
 
+def test_without_subscribers_events_reach_the_log_in_batches(
+        tmp_path: Path, clock: ManualClock, scheduler: Scheduler) -> None:
+    """Nobody waits for them: one wake-up of the dispatcher serves many events."""
+    log = new_log(tmp_path / "n.log", clock)
+    with NotificationBus(clock=clock, log=log, scheduler=scheduler) as bus:
+        batches: list[int] = []
+        handle = bus._handle_batch  # noqa: SLF001 - counting the dispatcher's batches
+
+        def counted(batch: list) -> None:  # type: ignore[type-arg]
+            batches.append(len(batch))
+            handle(batch)
+
+        bus._handle_batch = counted  # type: ignore[method-assign]  # noqa: SLF001
+        for n in range(50):
+            bus.publish(event("e", str(n)))
+        deadline = time.monotonic() + 5
+        while len(log) < 50:
+            assert time.monotonic() < deadline, "the events never reached the log"
+            time.sleep(0.005)
+        assert sum(batches) == 50 and len(batches) < 25, batches
+        # A subscriber: its events are taken at once (no batching delay to wait out).
+        sink = Sink()
+        bus.subscribe(1, sink).activate()
+        bus.publish(event("live"))
+        assert [summary(n) for n in sink.wait_for(1)] == ["live"]
+    assert replayed(new_log(tmp_path / "n.log", clock)) == list(range(1, 52))
+
+
 def test_replay_log_selects_the_window_and_stream(tmp_path: Path, clock: ManualClock) -> None:
     log = new_log(tmp_path / "n.log", clock)
     log.append([logged(1, 10.0), logged(2, 20.0, "nve"), logged(3, 30.0), logged(4, 40.0)])
