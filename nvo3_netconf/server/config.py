@@ -79,7 +79,8 @@ class ServerConfig:
             (needed for underlay multicast flooding). The underlay address itself is
             configuration: ``/nve:nve/underlay-address``.
         reply_cache_entries: serialized get-config replies kept for repeated requests
-            until the datastores change (``protocol/reply_cache.py``); 0 disables it.
+            until the datastores change (``protocol/reply_cache.py``), by request and by
+            message (``protocol/message_key.py``); 0 disables both.
     """
 
     listen: str = "127.0.0.1"

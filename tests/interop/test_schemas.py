@@ -123,9 +123,7 @@ def test_hello_revisions_match_library_and_texts(fetched, control: manager.Manag
 def test_hello_features_and_module_set_id_match_library(control: manager.Manager) -> None:
     data = library(control)
     (module_set,) = data.xpath("//l:yang-library/l:module-set", namespaces=L)
-    features = {m.findtext("l:name", namespaces=L):
-                sorted(m.xpath("l:feature/text()", namespaces=L))
-                for m in module_set.xpath("l:module", namespaces=L)}
+    features = values_by_module(module_set.xpath("l:module", namespaces=L), "l:feature")
     for name, params in hello_modules(control).items():
         announced = sorted(params["features"][0].split(",")) if "features" in params else []
         assert features[name] == announced, name
@@ -138,6 +136,12 @@ def test_hello_features_and_module_set_id_match_library(control: manager.Manager
                                                  namespaces=L)
 
 
+def values_by_module(modules: list[etree._Element], path: str) -> dict[str, list[str]]:
+    """Module name -> the sorted texts of ``path`` under each of ``modules``."""
+    return {m.findtext("l:name", namespaces=L): sorted(m.xpath(f"{path}/text()", namespaces=L))
+            for m in modules}
+
+
 def revisions_of(module_set: etree._Element) -> dict[str, str]:
     return {m.findtext("l:name", namespaces=L): m.findtext("l:revision", namespaces=L) or ""
             for m in module_set.xpath("l:module", namespaces=L)}
@@ -147,12 +151,9 @@ def test_hello_deviations_match_library(control: manager.Manager) -> None:
     """A module's capability names the modules deviating it (RFC 7950 sec. 5.6.4)."""
     data = library(control)
     (module_set,) = data.xpath("//l:yang-library/l:module-set", namespaces=L)
-    deviations = {m.findtext("l:name", namespaces=L):
-                  sorted(m.xpath("l:deviation/text()", namespaces=L))
-                  for m in module_set.xpath("l:module", namespaces=L)}
-    legacy = {m.findtext("l:name", namespaces=L):
-              sorted(m.xpath("l:deviation/l:name/text()", namespaces=L))
-              for m in data.xpath("//l:modules-state/l:module", namespaces=L)}
+    deviations = values_by_module(module_set.xpath("l:module", namespaces=L), "l:deviation")
+    legacy = values_by_module(data.xpath("//l:modules-state/l:module", namespaces=L),
+                              "l:deviation/l:name")
     announced = hello_modules(control)
     for name, params in announced.items():
         listed = sorted(params["deviations"][0].split(",")) if "deviations" in params else []
