@@ -169,7 +169,8 @@ class Bench:
         self.options = options
         self.session = Session(server, key)
         self.figures: dict[str, Figure] = {}
-        self._samples: dict[str, list[float]] = {"get_small": [], "edit_small": []}
+        self._samples: dict[str, list[float]] = {"get_small": [], "edit_small": [],
+                                                 "get_changed": []}
         self._edits = 0  # small edits made, so each one changes the value
         self._load: dict[str, Any] = {"rate": [], "rpcs": 0, "errors": 0, "error": "",
                                       "resets": 0}
@@ -196,18 +197,32 @@ class Bench:
         self.sample_small(20, keep=False)
 
     def sample_small(self, count: int, *, keep: bool = True) -> None:
-        """``count`` small get-configs, then ``count`` small edits (timed if ``keep``)."""
+        """``count`` small get-configs, ``count`` small edits, then ``count`` pairs of an
+        edit and a get-config, the get-config timed (all timed only if ``keep``).
+
+        The repeated get-configs read an unchanged datastore; each get-config of a pair
+        reads a datastore changed just before, so no server can answer it from a copy
+        of an earlier reply.
+        """
         get = workload.get_config(5)
         for _ in range(count):
             elapsed = _checked(self.session.call(get), "small get-config").elapsed
             if keep:
                 self._samples["get_small"].append(elapsed)
         for _ in range(count):
-            operation = workload.merge_entries(5, 1, 1000 + self._edits)
-            self._edits += 1
-            elapsed = _checked(self.session.call(operation), "small edit-config").elapsed
+            elapsed = _checked(self.session.call(self._next_edit()), "small edit-config").elapsed
             if keep:
                 self._samples["edit_small"].append(elapsed)
+        for _ in range(count):
+            _checked(self.session.call(self._next_edit()), "small edit-config")
+            elapsed = _checked(self.session.call(get), "small get-config").elapsed
+            if keep:
+                self._samples["get_changed"].append(elapsed)
+
+    def _next_edit(self) -> bytes:
+        """A merge of entry 5 with a value no earlier edit gave it."""
+        self._edits += 1
+        return workload.merge_entries(5, 1, 1000 + self._edits)
 
     def finish_small(self) -> None:
         for key, samples in self._samples.items():
@@ -361,7 +376,7 @@ def run_all(servers: list[Server], key: Path, options: Options) -> dict[str, dic
     try:
         for bench in benches:
             _guard(bench.figures, ("edit_empty",), bench.small_edit_on_empty)
-        _in_rounds(benches, ("get_small", "edit_small"), prepare=Bench.prepare_small,
+        _in_rounds(benches, ("get_small", "edit_small", "get_changed"), prepare=Bench.prepare_small,
                    step=lambda bench: bench.sample_small(max(1, options.small_reps // rounds)),
                    finish=Bench.finish_small, rounds=rounds)
         _in_rounds(benches, ("rps",), prepare=None,

@@ -20,6 +20,7 @@ from nvo3_netconf.errors import OperationNotSupportedError, UnknownNamespaceErro
 from nvo3_netconf.protocol.xml import local_name, namespace_of
 
 if TYPE_CHECKING:
+    from nvo3_netconf.protocol.message_key import ReceivedMessage
     from nvo3_netconf.protocol.session import NetconfSession
 
 
@@ -32,16 +33,16 @@ class RPCContext:
         server: the server's shared state (datastores, schema, sessions...).
         access: what the exec check decided the user may do (NACM's access object,
             under the configuration in force when the request arrived), if it ran.
-        message: the request's message as received (bytes); a handler whose reply
-            depends only on the request, the datastores and the user's access may
-            store the reply by its :func:`~nvo3_netconf.protocol.message_key.message_key`
+        message: the request's message as received; a handler whose reply depends
+            only on the request, the datastores and the user's access may store the
+            reply by its key (:class:`~nvo3_netconf.protocol.message_key.ReceivedMessage`)
             for the session's ``cached_reply``.
     """
 
     session: NetconfSession
     server: Any
     access: Any = None
-    message: bytes | None = None
+    message: ReceivedMessage | None = None
 
 
 OperationHandler = Callable[
@@ -84,7 +85,7 @@ class Dispatcher:
 
     def dispatch(
         self, session: NetconfSession, operation: etree._Element, *,
-        message: bytes | None = None,
+        message: ReceivedMessage | None = None,
     ) -> Sequence[etree._Element] | bytes | None:
         """Run the handler of ``operation`` (``message``: see :class:`RPCContext`).
 

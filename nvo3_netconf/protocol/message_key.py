@@ -14,7 +14,7 @@ declarations and one unprefixed ``message-id``, each value quoted without ``<`` 
 ``&``: then no entity, no attribute-value normalization and no encoding can make the
 parsed value differ from the bytes, and the reply echoes it byte for byte.
 
-Public names: :class:`MessageKey`, :func:`message_key`.
+Public names: :class:`MessageKey`, :func:`message_key`, :class:`ReceivedMessage`.
 """
 
 from __future__ import annotations
@@ -71,3 +71,26 @@ def message_key(message: bytes) -> MessageKey | None:
     if not _PLAIN_ID.fullmatch(value):
         return None
     return MessageKey((message[:value_start], message[value_end:]), value.decode("ascii"))
+
+
+class ReceivedMessage:
+    """A received message's bytes, whose key is computed at most once.
+
+    The session asks its reply cache with the key before parsing; on a miss, the
+    handler that stores the reply reads the same key again for free.
+    """
+
+    __slots__ = ("data", "_key", "_keyed")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._key: MessageKey | None = None
+        self._keyed = False
+
+    @property
+    def key(self) -> MessageKey | None:
+        """:func:`message_key` of :attr:`data`."""
+        if not self._keyed:
+            self._key = message_key(self.data)
+            self._keyed = True
+        return self._key

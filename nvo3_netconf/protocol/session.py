@@ -45,6 +45,7 @@ from nvo3_netconf.errors import (
     RPCError,
     RPCErrors,
 )
+from nvo3_netconf.protocol.message_key import ReceivedMessage
 from nvo3_netconf.protocol.messages import (
     build_hello,
     build_rpc_error_reply,
@@ -108,7 +109,7 @@ class Dispatcher(Protocol):
     """Finds and runs the handler of an operation (see ``protocol/dispatch.py``)."""
 
     def dispatch(self, session: NetconfSession, operation: etree._Element, *,
-                 message: bytes | None = None) -> (
+                 message: ReceivedMessage | None = None) -> (
         Sequence[etree._Element] | bytes | None
     ):
         """Run the operation; raise RPCError / RPCErrors to refuse it."""
@@ -146,7 +147,7 @@ class NetconfSession:
         after_large_message: Callable[[], None] | None = None,
         large_message: int = 4 * 1024 * 1024,
         on_established: Callable[[NetconfSession], None] | None = None,
-        cached_reply: Callable[[NetconfSession, bytes], bytes | None] | None = None,
+        cached_reply: Callable[[NetconfSession, ReceivedMessage], bytes | None] | None = None,
         message_scope: AbstractContextManager[None] | None = None,
     ) -> None:
         self.info = info
@@ -270,8 +271,9 @@ class NetconfSession:
             self._handle_hello(message)
             return
         self.info.in_rpcs += 1
+        received = ReceivedMessage(message)
         if self._cached_reply is not None:
-            cached = self._cached_reply(self, message)
+            cached = self._cached_reply(self, received)
             if cached is not None:
                 self._send(cached)
                 return
@@ -293,7 +295,7 @@ class NetconfSession:
             return
         self._after_reply.clear()
         try:
-            body = self._dispatcher.dispatch(self, request.operation, message=message)
+            body = self._dispatcher.dispatch(self, request.operation, message=received)
         except RPCErrors as errors:
             self._after_reply.clear()
             self._send_errors(request.attributes, errors.errors)

@@ -33,6 +33,7 @@ from nvo3_netconf.notifications import (
     session_start,
 )
 from nvo3_netconf.protocol.dispatch import Dispatcher, OperationHandler
+from nvo3_netconf.protocol.message_key import ReceivedMessage
 from nvo3_netconf.protocol.ops.retrieve import config_reply_by_message
 from nvo3_netconf.protocol.reply_cache import MAX_ENTRIES, ReplyCache
 from nvo3_netconf.protocol.session import Link, NetconfSession, SessionInfo
@@ -120,7 +121,7 @@ class NetconfServer:
         access.check_exec(namespace, name)
         return access
 
-    def _cached_reply(self, session: NetconfSession, message: bytes) -> bytes | None:
+    def _cached_reply(self, session: NetconfSession, message: ReceivedMessage) -> bytes | None:
         return config_reply_by_message(self, session.user, message)
 
     # ---------------------------------------------------------------- sessions

@@ -214,6 +214,9 @@ def test_the_cache_can_be_turned_off(tmp_path: Path, users: UserDatabase) -> Non
         m.edit_config(target="running", config=config(item("a", 1)))
         assert read(m) == ["a"] and read(m) == ["a"]
         assert hits(agent) == 0
+        assert agent.server is not None
+        netconf = agent.server.netconf
+        assert len(netconf.config_replies) == len(netconf.message_replies) == 0
         m.close_session()
     finally:
         agent.stop()

@@ -60,3 +60,25 @@ def test_messages_differing_only_in_message_id_share_a_key() -> None:
 ])
 def test_other_forms_take_the_normal_path(message: bytes) -> None:
     assert message_key(message) is None
+
+
+def test_a_received_message_computes_its_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nvo3_netconf.protocol import message_key as module
+
+    calls: list[bytes] = []
+    real = module.message_key
+
+    def counting(message: bytes) -> object:
+        calls.append(message)
+        return real(message)
+
+    monkeypatch.setattr(module, "message_key", counting)
+    message = b'<rpc xmlns="%s" message-id="9">' % NC.encode() + GET
+    received = module.ReceivedMessage(message)
+    assert calls == []  # nothing computed until asked
+    first = received.key
+    assert first is not None and first.message_id == "9"
+    assert received.key is first and calls == [message]
+    plain = module.ReceivedMessage(b"<rpc><get/></rpc>")
+    assert plain.key is None and plain.key is None
+    assert len(calls) == 2

@@ -18,7 +18,7 @@ from nvo3_netconf.nacm import access_for
 from nvo3_netconf.protocol.defaults import apply_with_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import Lookup, apply_filter
-from nvo3_netconf.protocol.message_key import message_key
+from nvo3_netconf.protocol.message_key import ReceivedMessage
 from nvo3_netconf.protocol.messages import build_rpc_reply, serialize_content
 from nvo3_netconf.protocol.ops.params import datastore_param, with_defaults_param
 from nvo3_netconf.protocol.reply_cache import ReplyCache, request_key
@@ -48,13 +48,14 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     access = access_for(ctx)
     datastores = ctx.server.datastores
     replies: ReplyCache = ctx.server.config_replies
-    key = (access, request_key(op))
-    with datastores.reading(Datastore.RUNNING):
-        generation = datastores.generation
-        reply = replies.get(generation, key)
-        if reply is not None:
-            _store_by_message(ctx, generation, access, reply)
-            return reply
+    key = (access, request_key(op)) if replies.enabled else None
+    if key is not None:
+        with datastores.reading(Datastore.RUNNING):
+            generation = datastores.generation
+            reply = replies.get(generation, key)
+            if reply is not None:
+                _store_by_message(ctx, generation, access, reply)
+                return reply
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
     flt = find_child(op, NS_NC, "filter")
@@ -67,12 +68,13 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
             view = access.prune(view, owned=view is not tree)
         lookup = datastores.entry_lookup(source) if view is tree else None
         reply = serialize_content(_filtered(view, flt, schema, lookup))
-        replies.put(generation, key, reply)
-        _store_by_message(ctx, generation, access, reply)
+        if key is not None:
+            replies.put(generation, key, reply)
+            _store_by_message(ctx, generation, access, reply)
         return reply
 
 
-def config_reply_by_message(server: Any, user: str, message: bytes) -> bytes | None:
+def config_reply_by_message(server: Any, user: str, message: ReceivedMessage) -> bytes | None:
     """The whole reply to ``message`` when it repeats a stored ``<get-config>`` of ``user``.
 
     What the session asks before parsing a message (``NetconfSession`` ``cached_reply``):
@@ -85,7 +87,7 @@ def config_reply_by_message(server: Any, user: str, message: bytes) -> bytes | N
     replies: ReplyCache = server.message_replies
     if not len(replies):
         return None
-    key = message_key(message)
+    key = message.key
     if key is None:
         return None
     nacm = server.nacm
@@ -100,7 +102,7 @@ def config_reply_by_message(server: Any, user: str, message: bytes) -> bytes | N
 
 def _store_by_message(ctx: RPCContext, generation: int, access: object, reply: bytes) -> None:
     """Keep ``reply`` for the next message like this one (under ``datastores.reading``)."""
-    key = None if ctx.message is None else message_key(ctx.message)
+    key = None if ctx.message is None else ctx.message.key
     if key is not None:
         ctx.server.message_replies.put(generation, (access, key.rest), reply)
 
