@@ -185,10 +185,18 @@ def test_a_repeated_message_is_answered_byte_for_byte_before_parsing(agent: Agen
         reply = ask(f'<rpc xmlns="{NC}" message-id="{mid}">')
         assert reply == first.replace(b'message-id="1"', f'message-id="{mid}"'.encode())
     assert by_message.hits == before + 3  # found before parsing
-    # The forms the key leaves to the parser still echo every attribute as sent.
+    # A plain message is stored by its key only; the request-level cache is for the rest.
+    by_request = agent.server.netconf.config_replies
+    assert len(by_request) == 0
+    # The forms the key leaves to the parser still echo every attribute as sent, and a
+    # repeated one is answered from the request-level cache.
     reply = ask(f'<rpc xmlns="{NC}" message-id="a&amp;b" foo="x">')
     assert b'message-id="a&amp;b"' in reply and b'foo="x"' in reply
     assert b"<name>a</name>" in reply
+    before = by_request.hits
+    again = ask(f'<rpc xmlns="{NC}" message-id="c" foo="y">')
+    assert again == reply.replace(b'message-id="a&amp;b" foo="x"', b'message-id="c" foo="y"')
+    assert by_request.hits == before + 1
     reply = ask(f"<nc:rpc xmlns:nc='{NC}' message-id='4'>",
                 get.replace("<get-config>", f'<get-config xmlns="{NC}">'), "</nc:rpc>")
     assert b'message-id="4"' in reply and b"<name>a</name>" in reply

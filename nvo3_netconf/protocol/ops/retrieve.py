@@ -38,24 +38,28 @@ _Identity = (
 def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
     """``<get-config>``: configuration of one datastore, filtered (serialized ``<data>``).
 
-    A request asked before in the same generation of the datastores (the same
-    ``<get-config>`` element: source, filter and with-defaults) by a user with the
-    same access is answered from ``ctx.server.config_replies``; only valid requests
-    are ever stored, so a stored one needs no second look at its parameters. The
-    reply is also stored by the message's key (``ctx.message``), where the session
-    finds it before parsing the next message that differs only in message-id.
+    The reply is kept for a request asked again in the same generation of the
+    datastores by a user with the same access. A message of the plain form of
+    :mod:`~nvo3_netconf.protocol.message_key` is stored by its key in
+    ``ctx.server.message_replies``, where the session looks before parsing the next
+    message that differs only in message-id (so it was looked up already). Any other
+    message is stored and looked up by the ``<get-config>`` element itself (source,
+    filter and with-defaults) in ``ctx.server.config_replies``. Only valid requests
+    are ever stored, so a stored one needs no second look at its parameters.
     """
     access = access_for(ctx)
     datastores = ctx.server.datastores
     replies: ReplyCache = ctx.server.config_replies
-    key = (access, request_key(op)) if replies.enabled else None
-    if key is not None:
-        with datastores.reading(Datastore.RUNNING):
-            generation = datastores.generation
-            reply = replies.get(generation, key)
-            if reply is not None:
-                _store_by_message(ctx, generation, access, reply)
-                return reply
+    by_message = None
+    by_request = None
+    if replies.enabled:
+        by_message = None if ctx.message is None else ctx.message.key
+        if by_message is None:
+            by_request = (access, request_key(op))
+            with datastores.reading(Datastore.RUNNING):
+                reply = replies.get(datastores.generation, by_request)
+                if reply is not None:
+                    return reply
     source = datastore_param(op, "source", ALL_DATASTORES)
     assert isinstance(source, Datastore)
     flt = find_child(op, NS_NC, "filter")
@@ -68,9 +72,10 @@ def get_config(ctx: RPCContext, op: etree._Element) -> bytes:
             view = access.prune(view, owned=view is not tree)
         lookup = datastores.entry_lookup(source) if view is tree else None
         reply = serialize_content(_filtered(view, flt, schema, lookup))
-        if key is not None:
-            replies.put(generation, key, reply)
-            _store_by_message(ctx, generation, access, reply)
+        if by_request is not None:
+            replies.put(generation, by_request, reply)
+        elif by_message is not None:
+            ctx.server.message_replies.put(generation, (access, by_message.rest), reply)
         return reply
 
 
@@ -98,13 +103,6 @@ def config_reply_by_message(server: Any, user: str, message: ReceivedMessage) ->
     if content is None:
         return None
     return build_rpc_reply({"message-id": key.message_id}, content)
-
-
-def _store_by_message(ctx: RPCContext, generation: int, access: object, reply: bytes) -> None:
-    """Keep ``reply`` for the next message like this one (under ``datastores.reading``)."""
-    key = None if ctx.message is None else ctx.message.key
-    if key is not None:
-        ctx.server.message_replies.put(generation, (access, key.rest), reply)
 
 
 def get(ctx: RPCContext, op: etree._Element) -> Sequence[etree._Element]:
