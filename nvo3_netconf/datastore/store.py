@@ -470,7 +470,8 @@ class DatastoreManager:
                 # running is always valid at the end of an edit (RFC 7950 sec. 8.3.3), or
                 # a restart could not load it.
                 if test_option is not TestOption.SET or datastore is Datastore.RUNNING:
-                    self._validate_edit(tree, changes)
+                    with _reported_with(errors):
+                        self._validate_edit(tree, changes)
                 elif changes:
                     tree.cache.clear()  # changes it never saw
                 if test_option is TestOption.TEST_ONLY or not changes:
@@ -894,3 +895,23 @@ def _persist_error(datastore: Datastore, error: OSError) -> RPCError:
         f"({error.strerror or error}); nothing was changed.",
         type_=ErrorType.APPLICATION,
     )
+
+
+@contextmanager
+def _reported_with(errors: Sequence[RPCError]) -> Iterator[None]:
+    """Refusals raised inside come with ``errors`` met before (continue-on-error).
+
+    RFC 6241 sec. 7.2: with continue-on-error every error is recorded and reported; when
+    the edit is then refused as a whole (its result is invalid) the reply still names
+    the errors of the parts that were skipped.
+    """
+    try:
+        yield
+    except RPCError as refused:
+        if not errors:
+            raise
+        raise RPCErrors([*errors, refused]) from None
+    except RPCErrors as refused:
+        if not errors:
+            raise
+        raise RPCErrors([*errors, *refused.errors]) from None
