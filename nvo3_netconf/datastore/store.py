@@ -471,7 +471,11 @@ class DatastoreManager:
                 # a restart could not load it.
                 if test_option is not TestOption.SET or datastore is Datastore.RUNNING:
                     with _reported_with(errors):
-                        self._validate_edit(tree, changes)
+                        if datastore is Datastore.CANDIDATE and not self._candidate_checked:
+                            # An earlier "set" left candidate unchecked: test all of it.
+                            self._validate_full(tree.element)
+                        else:
+                            self._validate_edit(tree, changes)
                 elif changes:
                     tree.cache.clear()  # changes it never saw
                 if test_option is TestOption.TEST_ONLY or not changes:
@@ -489,7 +493,7 @@ class DatastoreManager:
                 else:
                     self._candidate_log.append(record)
                     self._candidate_changes.extend(changes)
-                    self._candidate_checked &= test_option is not TestOption.SET
+                    self._candidate_checked = test_option is not TestOption.SET
             except BaseException:
                 applied.abort()
                 self._undo(tree, journal)
