@@ -470,7 +470,12 @@ class DatastoreManager:
                 # running is always valid at the end of an edit (RFC 7950 sec. 8.3.3), or
                 # a restart could not load it.
                 if test_option is not TestOption.SET or datastore is Datastore.RUNNING:
-                    self._validate_edit(tree, changes)
+                    with _reported_with(errors):
+                        if datastore is Datastore.CANDIDATE and not self._candidate_checked:
+                            # An earlier "set" left candidate unchecked: test all of it.
+                            self._validate_full(tree.element)
+                        else:
+                            self._validate_edit(tree, changes)
                 elif changes:
                     tree.cache.clear()  # changes it never saw
                 if test_option is TestOption.TEST_ONLY or not changes:
@@ -488,7 +493,7 @@ class DatastoreManager:
                 else:
                     self._candidate_log.append(record)
                     self._candidate_changes.extend(changes)
-                    self._candidate_checked &= test_option is not TestOption.SET
+                    self._candidate_checked = test_option is not TestOption.SET
             except BaseException:
                 applied.abort()
                 self._undo(tree, journal)
@@ -894,3 +899,23 @@ def _persist_error(datastore: Datastore, error: OSError) -> RPCError:
         f"({error.strerror or error}); nothing was changed.",
         type_=ErrorType.APPLICATION,
     )
+
+
+@contextmanager
+def _reported_with(errors: Sequence[RPCError]) -> Iterator[None]:
+    """Refusals raised inside come with ``errors`` met before (continue-on-error).
+
+    RFC 6241 sec. 7.2: with continue-on-error every error is recorded and reported; when
+    the edit is then refused as a whole (its result is invalid) the reply still names
+    the errors of the parts that were skipped.
+    """
+    try:
+        yield
+    except RPCError as refused:
+        if not errors:
+            raise
+        raise RPCErrors([*errors, refused]) from None
+    except RPCErrors as refused:
+        if not errors:
+            raise
+        raise RPCErrors([*errors, *refused.errors]) from None

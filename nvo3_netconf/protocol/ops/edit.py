@@ -29,7 +29,12 @@ from nvo3_netconf.datastore.store import empty_tree
 from nvo3_netconf.errors import AccessDeniedError, InvalidValueError, RPCError, RPCErrors
 from nvo3_netconf.nacm import Access, UserAccess, access_for
 from nvo3_netconf.protocol.dispatch import RPCContext
-from nvo3_netconf.protocol.ops.params import datastore_param, enum_param, required_child
+from nvo3_netconf.protocol.ops.params import (
+    datastore_param,
+    enum_param,
+    required_child,
+    with_defaults_param,
+)
 from nvo3_netconf.protocol.xml import find_child
 from nvo3_netconf.schema import SchemaTree
 
@@ -129,6 +134,9 @@ def copy_config(ctx: RPCContext, op: etree._Element) -> None:
     target = datastore_param(op, "target", ALL)
     source = datastore_param(op, "source", ALL, inline=True)
     assert isinstance(target, Datastore)
+    # RFC 6243 adds <with-defaults> to the input of copy-config. Datastores are copied
+    # as stored (no :url target here), but the mode is checked like any input value.
+    with_defaults_param(op)
     access = access_for(ctx)
     # Saving running to startup needs exec access only (RFC 8341 sec. 3.2.4).
     save = source is Datastore.RUNNING and target is Datastore.STARTUP
