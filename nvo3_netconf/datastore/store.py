@@ -2,8 +2,10 @@
 
 Implements the datastore side of RFC 6241: sec. 7.2 edit-config (test-option,
 error-option), 7.3 copy-config, 7.4 delete-config, 7.5/7.6 lock and unlock (with the
-candidate rule of sec. 8.3.5.2), 8.3.4 commit and discard-changes, 8.6 validate,
-8.7 startup; confirmed commit builds on it (:mod:`nvo3_netconf.datastore.confirmed`).
+candidate rules of sec. 7.5 and 8.3.5.2: a modified candidate cannot be locked, and
+releasing the candidate's lock, by <unlock> or by the end of the session, discards its
+outstanding changes), 8.3.4 commit and discard-changes, 8.6 validate, 8.7 startup;
+confirmed commit builds on it (:mod:`nvo3_netconf.datastore.confirmed`).
 
 Cost follows the change, not the datastore: an edit is applied in place with an undo
 journal and persistent list indexes, validated, made durable by appending it to a
@@ -225,6 +227,9 @@ class DatastoreManager:
         self._candidate_base = 0  # running's seq when candidate diverged
         self._candidate_changes: list[Change] = []
         self._candidate_checked = True  # every candidate edit was validated
+        # Open sessions that changed candidate since it last followed running, the most
+        # recent last (an ended session is dropped: a lock-denied names who is left).
+        self._candidate_editors: list[SessionId] = []
         self._running, self._startup = self._load(load_startup)
         self._candidate = self._running
 
@@ -346,6 +351,18 @@ class DatastoreManager:
         with self._mutex:
             return self._candidate is not self._running
 
+    @property
+    def candidate_editor(self) -> SessionId:
+        """The open session that last changed candidate since it followed running.
+
+        0 when candidate holds no changes, or none of the sessions that made them is
+        still open, or they came from the server itself.
+        """
+        with self._mutex:
+            if self._candidate is self._running or not self._candidate_editors:
+                return 0
+            return self._candidate_editors[-1]
+
     def locks(self) -> dict[Datastore, SessionId]:
         """A snapshot of every held lock."""
         with self._mutex:
@@ -367,16 +384,18 @@ class DatastoreManager:
                     info={"session-id": str(holder)},
                 )
             if datastore is Datastore.CANDIDATE and self.candidate_modified:
-                raise LockDeniedError(
-                    "The candidate datastore holds changes that were neither committed nor "
-                    "discarded; use <discard-changes/> before locking it.",
-                    info={"session-id": "0"},
-                )
+                editor = self.candidate_editor
+                raise LockDeniedError(_modified_candidate(editor, session_id),
+                                      info={"session-id": str(editor)})
             self._locks[datastore] = session_id
             logger.info("session %s locked %s", session_id, datastore.value)
 
     def unlock(self, datastore: Datastore, session_id: SessionId) -> None:
         """Release a lock this session holds (RFC 6241 sec. 7.6).
+
+        Releasing candidate's lock discards candidate's outstanding changes, as
+        :meth:`discard_changes` does (RFC 6241 sec. 8.3.5.2); a confirmed commit in
+        progress is neither confirmed nor cancelled by it.
 
         Raises:
             OperationFailedError: the datastore is not locked by this session.
@@ -389,8 +408,7 @@ class DatastoreManager:
                     f"Cannot unlock the {datastore.value} datastore: it {reason}.",
                     type_=ErrorType.PROTOCOL,
                 )
-            del self._locks[datastore]
-            logger.info("session %s unlocked %s", session_id, datastore.value)
+            self._release(datastore, session_id)
 
     def close(self) -> None:
         """Close the files kept open (the agent stops); a later commit opens them again."""
@@ -399,12 +417,27 @@ class DatastoreManager:
                 self._wal.close()
 
     def release_session(self, session_id: SessionId) -> None:
-        """Drop every lock of a session that ended (RFC 6241 sec. 7.5, 7.9)."""
+        """Drop every lock of a session that ended (RFC 6241 sec. 7.5, 7.9).
+
+        Its lock on candidate is released as by <unlock>: candidate's outstanding
+        changes are discarded (sec. 8.3.5.2). Changes it made to candidate without
+        holding its lock stay; a later lock-denied no longer names the session.
+        """
         with self._mutex:
             for datastore, holder in list(self._locks.items()):
                 if holder == session_id:
-                    del self._locks[datastore]
-                    logger.info("session %s ended: %s unlocked", session_id, datastore.value)
+                    self._release(datastore, session_id)
+            if session_id in self._candidate_editors:
+                self._candidate_editors.remove(session_id)
+
+    def _release(self, datastore: Datastore, session_id: SessionId) -> None:
+        """Drop a held lock; candidate's changes go with candidate's lock (sec. 8.3.5.2)."""
+        del self._locks[datastore]
+        logger.info("session %s unlocked %s", session_id, datastore.value)
+        if datastore is Datastore.CANDIDATE and self._candidate is not self._running:
+            with self._writing():
+                self._discard_candidate()
+            logger.info("candidate changes of session %s discarded with its lock", session_id)
 
     def _check_writable(self, datastore: Datastore, session_id: SessionId) -> None:
         holder = self._locks.get(datastore)
@@ -494,6 +527,7 @@ class DatastoreManager:
                     self._candidate_log.append(record)
                     self._candidate_changes.extend(changes)
                     self._candidate_checked = test_option is not TestOption.SET
+                    self._note_candidate_editor(session_id)
             except BaseException:
                 applied.abort()
                 self._undo(tree, journal)
@@ -537,6 +571,8 @@ class DatastoreManager:
                 applied.abort()
                 raise
             applied.commit()
+            if datastore is Datastore.CANDIDATE:
+                self._note_candidate_editor(session_id)
             event = CommitEvent(datastore, (), session_id, user)
         self._notify(event)
 
@@ -636,8 +672,7 @@ class DatastoreManager:
         """
         with self._writing():
             self._check_writable(Datastore.CANDIDATE, session_id)
-            self._candidate = self._running
-            self._reset_candidate_log()
+            self._discard_candidate()
 
     def restore_running(self, tree: etree._Element, *, reason: str) -> None:
         """Put back a previous running configuration (confirmed-commit rollback).
@@ -694,10 +729,24 @@ class DatastoreManager:
         self._candidate_version = self._running_version
         self._candidate_checked = True
 
+    def _discard_candidate(self) -> None:
+        """Candidate follows running again (caller is in :meth:`_writing`)."""
+        self._candidate = self._running
+        self._reset_candidate_log()
+
     def _reset_candidate_log(self) -> None:
+        """Forget candidate's edits: it follows running again."""
         self._candidate_log = []
         self._candidate_changes = []
         self._candidate_checked = True
+        self._candidate_editors = []
+
+    def _note_candidate_editor(self, session_id: SessionId) -> None:
+        if session_id == 0:  # the server itself: no session to name
+            return
+        if session_id in self._candidate_editors:
+            self._candidate_editors.remove(session_id)
+        self._candidate_editors.append(session_id)
 
     def _undo(self, tree: _Tree, journal: UndoJournal) -> None:
         if len(journal):
@@ -890,6 +939,18 @@ class DatastoreManager:
 def _split(tag: str) -> tuple[str, str]:
     namespace, _, name = tag[1:].partition("}") if tag[:1] == "{" else ("", "", tag)
     return namespace, name
+
+
+def _modified_candidate(editor: SessionId, requester: SessionId) -> str:
+    """The message of a lock refused because candidate holds changes (sec. 7.5)."""
+    if editor == 0:
+        whose = "changes of a session that has ended (or of the server itself)"
+    elif editor == requester:
+        whose = f"changes this session ({editor}) made"
+    else:
+        whose = f"changes of session {editor}"
+    return (f"The candidate datastore holds {whose} that were neither committed nor "
+            "discarded, so it cannot be locked; <commit/> or <discard-changes/> them first.")
 
 
 def _persist_error(datastore: Datastore, error: OSError) -> RPCError:

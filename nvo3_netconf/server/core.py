@@ -186,6 +186,21 @@ class NetconfServer:
         session.connection_lost()
         return True
 
+    def release_session(self, session_id: int) -> None:
+        """Give up what a session holds: its confirmed commit, then its locks.
+
+        A confirmed commit it issued without ``<persist>`` is rolled back (RFC 6241
+        sec. 8.4.1) while its locks still keep other sessions out, so the rollback's
+        reset of candidate cannot hit another session's freshly locked candidate; then
+        its locks are released, candidate's with candidate's outstanding changes
+        (sec. 8.3.5.2). Called when the session ends and by ``<close-session>`` before
+        its reply (sec. 7.8); a second call finds nothing left to release.
+        """
+        try:
+            self.confirmed.session_ended(session_id)
+        finally:
+            self.datastores.release_session(session_id)
+
     def _session_started(self, session: NetconfSession) -> None:
         self._cancel_hello_timer(session)
         self.notifications.publish(session_start(_identity(session)))
@@ -195,8 +210,7 @@ class NetconfServer:
         with self._lock:
             self._sessions.pop(session.session_id, None)
         self.notifications.unsubscribe(session.session_id)
-        self.datastores.release_session(session.session_id)
-        self.confirmed.session_ended(session.session_id)
+        self.release_session(session.session_id)
         reason = session.info.termination_reason or TerminationReason.DROPPED
         logger.info("session %s of %s closed (%s)", session.session_id, session.user,
                     reason.value)

@@ -150,6 +150,10 @@ def test_lock_on_modified_candidate_is_denied(connect) -> None:
     with pytest.raises(NcRPCError) as info:
         locker.lock(target="candidate")
     assert info.value.tag == "lock-denied"
+    # RFC 6241 sec. 7.5: the session whose changes stand in the way (0 would say "not
+    # a NETCONF session", Appendix A).
+    assert f"<session-id>{writer.session_id}</session-id>" in info.value.info
+    assert f"changes of session {writer.session_id}" in info.value.message
 
 
 def test_commit_of_invalid_candidate_changes_nothing(connect) -> None:

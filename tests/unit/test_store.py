@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
-from nvo3_netconf.constants import Datastore, DefaultOperation, ErrorOption
+from nvo3_netconf.constants import Datastore, DefaultOperation, ErrorOption, TestOption
 from nvo3_netconf.datastore.persist import DatastoreFiles
 from nvo3_netconf.datastore.store import DatastoreManager, serialize_tree
 from nvo3_netconf.datastore.wal import RESERVE, EditRecord, WriteAheadLog
@@ -204,3 +205,117 @@ def test_generation_moves_on_with_every_change_and_only_then(parts, tmp_path) ->
     assert previous is not None
     m.restore_running(previous, reason="test")
     assert moved()
+
+
+# ------------------------------------------- candidate lock (RFC 6241 sec. 7.5, 8.3.5.2)
+def lock_denied(m: DatastoreManager, session_id: int) -> RPCError:
+    """The error of ``session_id``'s refused lock on candidate."""
+    with pytest.raises(RPCError) as info:
+        m.lock(Datastore.CANDIDATE, session_id)
+    assert info.value.tag.value == "lock-denied"
+    return info.value
+
+
+def test_unlocking_candidate_discards_its_changes_as_discard_changes_does(
+        parts, tmp_path) -> None:
+    m = manager(parts, tmp_path)
+    m.edit(Datastore.RUNNING, config(item("a", 1)), session_id=1)
+    running = content(m)
+    m.lock(Datastore.CANDIDATE, 1)
+    m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=1)
+    generation = m.generation
+    m.unlock(Datastore.CANDIDATE, 1)
+    assert m.generation != generation  # what a cached get-config of candidate relies on
+    assert not m.candidate_modified
+    assert content(m, Datastore.CANDIDATE) == content(m) == running
+    m.lock(Datastore.CANDIDATE, 2)  # another session may lock it now
+    # The candidate follows running again: an edit diverges it afresh, then commits.
+    m.edit(Datastore.CANDIDATE, config(item("c", 3)), session_id=2)
+    m.commit(session_id=2)
+    assert b"<name>b</name>" not in content(m) and b"<name>c</name>" in content(m)
+    m.unlock(Datastore.CANDIDATE, 2)  # nothing left to discard
+    assert content(manager(parts, tmp_path)) == content(m)
+
+
+def test_unlocking_an_unmodified_candidate_or_running_changes_nothing(parts, tmp_path) -> None:
+    m = manager(parts, tmp_path)
+    generation = m.generation
+    m.lock(Datastore.CANDIDATE, 1)
+    m.unlock(Datastore.CANDIDATE, 1)
+    assert m.generation == generation
+    # Candidate changes made without candidate's lock stay when running's lock goes.
+    m.lock(Datastore.RUNNING, 1)
+    m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=1)
+    m.unlock(Datastore.RUNNING, 1)
+    assert m.candidate_modified
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["edit-config", "copy-config"])
+def test_a_session_ending_with_candidates_lock_discards_its_changes(
+        parts, tmp_path, copy: bool) -> None:
+    m = manager(parts, tmp_path)
+    m.lock(Datastore.CANDIDATE, 7)
+    m.lock(Datastore.RUNNING, 7)
+    if copy:
+        m.replace(Datastore.CANDIDATE, config(item("b", 2)), session_id=7)
+    else:
+        m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=7)
+    assert lock_denied(m, 8).info == {"session-id": "7"}  # locked by 7
+    m.release_session(7)
+    assert m.locks() == {}
+    assert not m.candidate_modified
+    assert content(m, Datastore.CANDIDATE) == b""
+    m.lock(Datastore.CANDIDATE, 8)
+
+
+def test_changes_without_candidates_lock_survive_their_session(parts, tmp_path) -> None:
+    m = manager(parts, tmp_path)
+    m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=3)
+    m.release_session(3)
+    assert m.candidate_modified
+    assert b"<name>b</name>" in content(m, Datastore.CANDIDATE)
+
+
+def test_lock_denied_on_modified_candidate_names_the_last_open_editor(parts, tmp_path) -> None:
+    m = manager(parts, tmp_path)
+    m.edit(Datastore.CANDIDATE, config(item("a", 1)), session_id=3)
+    m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=4)
+    m.edit(Datastore.CANDIDATE, config(item("c", 3)), session_id=3)  # 3 is the latest again
+    m.edit(Datastore.CANDIDATE, config(item("c", 3)), session_id=5)  # no change: no editor
+    m.edit(Datastore.CANDIDATE, config(item("d", 4)), session_id=6,
+           test_option=TestOption.TEST_ONLY)  # neither
+    with pytest.raises(RPCError):  # nor a refused edit
+        m.edit(Datastore.CANDIDATE, config(item("e", 0)), session_id=6)
+    error = lock_denied(m, 9)
+    assert error.info == {"session-id": "3"}
+    assert error.type.value == "protocol"
+    assert "holds changes of session 3 that were neither committed nor discarded" \
+        in error.message
+    assert "this session (3)" in lock_denied(m, 3).message  # its own changes: still refused
+    m.release_session(3)
+    assert lock_denied(m, 9).info == {"session-id": "4"}
+    m.release_session(4)
+    error = lock_denied(m, 9)
+    assert error.info == {"session-id": "0"}  # RFC 6241 Appendix A: no session holds it
+    assert "a session that has ended" in error.message
+    m.replace(Datastore.CANDIDATE, config(item("x", 9)), session_id=5)
+    assert lock_denied(m, 9).info == {"session-id": "5"}
+    m.edit(Datastore.CANDIDATE, config(item("y", 8)), session_id=0)  # the server itself
+    assert m.candidate_editor == 5
+
+
+@pytest.mark.parametrize("reset", ["commit", "discard", "restore"])
+def test_a_reset_candidate_forgets_its_editors(parts, tmp_path, reset: str) -> None:
+    m = manager(parts, tmp_path)
+    m.edit(Datastore.CANDIDATE, config(item("a", 1)), session_id=3)
+    assert m.candidate_editor == 3
+    if reset == "commit":
+        m.commit(session_id=4)
+    elif reset == "discard":
+        m.discard_changes(session_id=4)
+    else:
+        with m.reading(Datastore.RUNNING) as tree:
+            m.restore_running(copy.deepcopy(tree), reason="test")
+    assert m.candidate_editor == 0
+    m.edit(Datastore.CANDIDATE, config(item("b", 2)), session_id=5)
+    assert lock_denied(m, 9).info == {"session-id": "5"}

@@ -11,7 +11,12 @@ from nvo3_netconf.protocol.xml import child_text
 
 
 def close_session(ctx: RPCContext, op: etree._Element) -> None:
-    """End the requesting session gracefully, after the ``<ok/>`` reply."""
+    """End the requesting session gracefully, after the ``<ok/>`` reply.
+
+    Its locks and its unpersisted confirmed commit are released before the reply
+    (RFC 6241 sec. 7.8), so a client that got the ``<ok/>`` finds them released.
+    """
+    ctx.server.release_session(ctx.session.session_id)
     ctx.session.close_after_reply()
     return None
 
