@@ -121,6 +121,11 @@ class NetconfServer:
         access.check_exec(namespace, name)
         return access
 
+    def lock_acquired(self, datastore: Datastore) -> None:
+        """Note when ``datastore`` was locked (RFC 6022 ``locked-time``)."""
+        with self._lock:
+            self._lock_times[datastore] = self.scheduler.clock.time()
+
     def _cached_reply(self, session: NetconfSession, message: ReceivedMessage) -> bytes | None:
         return config_reply_by_message(self, session.user, message)
 
@@ -255,10 +260,12 @@ class NetconfServer:
                            ("out-notifications", "out_notifications")):
             counters[name] = counters.get(name, 0) + sum(getattr(s, attr) for s in sessions)
         locks = self.datastores.locks()
+        with self._lock:
+            lock_times = dict(self._lock_times)
         return netconf_state(
             capabilities=self.capabilities,
             locks=locks,
-            lock_times=self._lock_times,
+            lock_times=lock_times,
             modules=self.yang.served_modules,
             sessions=sessions,
             start_time=self.start_time,

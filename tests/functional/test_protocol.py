@@ -5,6 +5,7 @@ Each test runs under base:1.1 and base:1.0 framing (the ``connect`` fixture).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import pytest
@@ -198,9 +199,12 @@ def test_subtree_and_xpath_filters(connect) -> None:
     assert names(reply) == ["a"]
 
 
-def test_get_reports_monitoring_state(connect) -> None:
+def test_get_reports_monitoring_state(connect, agent) -> None:
     m = connect()
+    agent.clock.advance(90)  # the lock is taken after the server started
+    locked_at = agent.clock.time()
     m.lock(target="candidate")
+    agent.clock.advance(5)
     reply = m.get(filter=("subtree",
         '<netconf-state xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"/>'))
     root = etree.fromstring(reply.xml.encode())
@@ -209,6 +213,10 @@ def test_get_reports_monitoring_state(connect) -> None:
     assert m.session_id in sessions
     assert root.xpath("//m:datastore[m:name='candidate']/m:locks/m:global-lock"
                       "/m:locked-by-session/text()", namespaces=mon) == [m.session_id]
+    locked_time = root.xpath("//m:datastore[m:name='candidate']/m:locks/m:global-lock"
+                             "/m:locked-time/text()", namespaces=mon)
+    expected = datetime.fromtimestamp(locked_at, tz=UTC).isoformat().replace("+00:00", "Z")
+    assert locked_time == [expected]
     assert "nvo3-test" in root.xpath("//m:schema/m:identifier/text()", namespaces=mon)
 
 

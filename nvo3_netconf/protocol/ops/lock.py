@@ -16,6 +16,7 @@ def lock(ctx: RPCContext, op: etree._Element) -> None:
     target = datastore_param(op, "target", ALL)
     assert isinstance(target, Datastore)
     ctx.server.datastores.lock(target, ctx.session.session_id)
+    ctx.server.lock_acquired(target)
     return None
 
 
