@@ -38,7 +38,7 @@ from types import MappingProxyType
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NC, NS_YANG_1
+from nvo3_netconf.constants import NS_NC, NS_WD_ATTR, NS_YANG_1
 from nvo3_netconf.errors import RPCError, RPCErrors
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode
 
@@ -49,6 +49,7 @@ Element = etree._Element
 
 _NC_PREFIX = f"{{{NS_NC}}}"
 _YANG_PREFIX = f"{{{NS_YANG_1}}}"
+_WD_DEFAULT = f"{{{NS_WD_ATTR}}}default"  # RFC 6243's attribute: input only, never stored
 
 # A "prefix:" inside a value, not preceded by a name character or a colon (so neither
 # IPv6 addresses nor URLs match) and followed by the start of a name.
@@ -514,10 +515,14 @@ def key_predicates(
 
 
 def copy_any(edit: Element, parent: Element) -> Element:
-    """Store a copy of an anydata / anyxml request element, edit attributes removed."""
+    """Store a copy of an anydata / anyxml request element, edit attributes removed.
+
+    Those are the NETCONF and YANG attributes and RFC 6243's ``default`` on the element
+    itself; its content is stored as given.
+    """
     element = copy.deepcopy(edit)
     for name in element.keys():
-        if name.startswith((_NC_PREFIX, _YANG_PREFIX)):
+        if name.startswith((_NC_PREFIX, _YANG_PREFIX)) or name == _WD_DEFAULT:
             del element.attrib[name]
     parent.append(element)
     return element

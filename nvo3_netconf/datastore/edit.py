@@ -35,6 +35,15 @@ Semantics (RFC 6241 sec. 7.2; RFC 7950 sec. 7.5.8, 7.6.7, 7.7.9, 7.8.6, 7.9, 7.1
   nested choices included (RFC 7950 sec. 7.9.2); those deletions are Changes too.
 - A non-presence container carries no data of its own (RFC 7950 sec. 7.5.1): one
   left without children by the edit is removed, without a Change.
+- RFC 6243 ``wd:default`` attribute (``urn:ietf:params:xml:ns:netconf:default:1.0``),
+  which the server must accept since it supports ``report-all-tagged``; see
+  :func:`default_attribute` for the RFC text. ``"true"`` / ``"1"`` on a leaf whose
+  value equals its schema default (a leaf-list entry whose value is one of the
+  defaults) returns that node to its default: it is deleted if it exists, never
+  created, and a ``create`` of an existing node is still ``data-exists``.
+  ``"false"`` / ``"0"`` changes nothing. Where the attribute is present, the
+  effective operation must be create, merge or replace. The attribute is never
+  stored.
 - Leaf values are stored as given, except for the prefixes they use (identityref,
   instance-identifier): a namespace in scope where the leaf is stored is written with
   the prefix bound to it there (every element that makes a namespace the default one
@@ -63,6 +72,11 @@ key leaf operation other than its entry's or merge
 insert value unknown, ``yang:key`` malformed       bad-attribute
 before / after without ``yang:key`` / ``value``    missing-attribute
 ``yang:key`` / ``value`` naming no entry           bad-attribute, ``missing-instance``
+``wd:default`` not true, false, 1 or 0             bad-attribute
+``wd:default`` where the effective operation is    invalid-value
+delete, remove or none; ``wd:default="true"`` on
+a node with no schema default (container, list,
+key, leaf without default) or with another value
 create of an existing node                         data-exists
 delete of a missing node, ``none`` on one          data-missing
 =================================================  ==================================
@@ -85,6 +99,7 @@ from lxml import etree
 
 from nvo3_netconf.constants import (
     NS_NC,
+    NS_WD_ATTR,
     NS_YANG_1,
     DefaultOperation,
     EditOperation,
@@ -109,6 +124,7 @@ from nvo3_netconf.datastore.changes import (
     previous_entry,
     quote_literal,
     rebase_value,
+    resolve_prefixes,
     value_key,
 )
 from nvo3_netconf.datastore.undo import UndoJournal
@@ -128,6 +144,7 @@ from nvo3_netconf.errors import (
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode, SchemaTree
 
 __all__ = [
+    "DEFAULT_ATTR",
     "INSERT_ATTR",
     "KEY_ATTR",
     "OPERATION_ATTR",
@@ -136,12 +153,16 @@ __all__ = [
     "ChangeOp",
     "PartialEditError",
     "apply_edit",
+    "default_attribute",
+    "is_schema_default",
 ]
 
 OPERATION_ATTR = f"{{{NS_NC}}}operation"
 INSERT_ATTR = f"{{{NS_YANG_1}}}insert"
 KEY_ATTR = f"{{{NS_YANG_1}}}key"
 VALUE_ATTR = f"{{{NS_YANG_1}}}value"
+DEFAULT_ATTR = f"{{{NS_WD_ATTR}}}default"
+"""RFC 6243 sec. 6: the ``default`` attribute (``xs:boolean``) of report-all-tagged."""
 
 Element = etree._Element
 Namespaces = Mapping[str, str]
@@ -160,6 +181,8 @@ _ENTRIES = (NodeKind.LIST, NodeKind.LEAF_LIST)
 _INNER = (NodeKind.CONTAINER, NodeKind.LIST)
 _REMOVING = frozenset({EditOperation.DELETE, EditOperation.REMOVE})
 _INSERT_MODES = ("first", "last", "before", "after")
+_TAGGABLE = frozenset({EditOperation.CREATE, EditOperation.MERGE, EditOperation.REPLACE})
+_XS_BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
 
 
 def apply_edit(
@@ -338,13 +361,25 @@ class _Editor:
         elif kind is NodeKind.LEAF_LIST:
             key = value_key(edit.text, edit)
             at = _At(snode, f"{at.path}[.={quote_literal(edit.text or '')}]", nss, parent.quiet)
-        if edit.keys():
+        attributes = edit.keys()
+        if attributes:
             self._check_attributes(edit, at)
         op = self._operation(edit, inherited, at, parent.schema is None)
+        tagged = DEFAULT_ATTR in attributes and self._tagged(edit, op, at)
         index = self._index(data_parent, snode) if kind in _ENTRIES else None
         existing = index.get(key) if index is not None else next(
             data_parent.iterchildren(tag), None
         )
+
+        if tagged:
+            # RFC 6243 sec. 2.3.3, 4.5.2: back to the default, i.e. removed, if the
+            # operation allows it (a create must still find no node).
+            if existing is not None:
+                if op is EditOperation.CREATE:
+                    raise _error(DataExistsError, f"{snode.name} cannot be created: it "
+                                 "already exists.", at)
+                self._delete(data_parent, existing, at, key if index is not None else None)
+            return None
 
         if op in _REMOVING:
             self._check_removed_subtree(edit, op, at)
@@ -689,10 +724,13 @@ class _Editor:
             raise _error(BadElementError, f"Key leaf {name} appears twice in one entry; a key "
                          "identifies its entry and cannot be changed.", at, name)
         raw = edit.get(OPERATION_ATTR)
-        if raw is not None and _parse_operation(raw, at) not in (inherited, EditOperation.MERGE):
+        op = inherited if raw is None else _parse_operation(raw, at)
+        if op not in (inherited, EditOperation.MERGE):
             raise _error(BadAttributeError, f"Key leaf {name} cannot have operation \"{raw}\": "
                          "a key identifies its list entry and changes only with the entry.",
                          at, name, type_=ErrorType.PROTOCOL, bad_attribute="operation")
+        if DEFAULT_ATTR in edit.attrib:
+            self._tagged(edit, op, at)  # a key has no default: "true" is refused
 
     def _check_removed_subtree(self, edit: Element, op: EditOperation, at: _At) -> None:
         """Inside delete / remove: known nodes, and only delete / remove operations."""
@@ -703,10 +741,54 @@ class _Editor:
             prefix, nss = bind_prefix(at.nss, snode)
             child_at = _At(snode, f"{at.path}/{prefix}:{snode.name}", nss, at.quiet)
             raw = child.get(OPERATION_ATTR)
-            if raw is not None and _parse_operation(raw, child_at) not in _REMOVING:
-                raise _incompatible(EditOperation(raw), op, child_at)
+            child_op = op if raw is None else _parse_operation(raw, child_at)
+            if child_op not in _REMOVING:
+                raise _incompatible(child_op, op, child_at)
+            if DEFAULT_ATTR in child.attrib:
+                self._tagged(child, child_op, child_at)  # refused: the operation removes
             if snode.kind in _INNER:
                 self._check_removed_subtree(child, op, child_at)
+
+    def _tagged(self, edit: Element, op: EditOperation, at: _At) -> bool:
+        """Whether ``edit`` carries ``wd:default="true"`` (or ``"1"``), checked.
+
+        RFC 6243 sec. 4.5.2: "If the 'default' attribute is present, then the effective
+        operation for the target data node MUST be 'create', 'merge', or 'replace'. If
+        not, then the server MUST return an <rpc-error> response with an
+        'invalid-value' error-tag." A true value needs a node whose value equals its
+        schema default (see :func:`default_attribute`).
+
+        Raises:
+            RPCError: bad-attribute for a value that is no ``xs:boolean``;
+                invalid-value as the RFC says.
+        """
+        snode = at.schema
+        assert snode is not None
+        name = snode.name
+        raw = edit.get(DEFAULT_ATTR, "")
+        value = default_attribute(raw)
+        if value is None:
+            raise _error(BadAttributeError, f"default=\"{raw}\" on {name} is not true, false, "
+                         "1 or 0 (RFC 6243 sec. 6).", at, name, bad_attribute="default")
+        if op not in _TAGGABLE:
+            raise _error(InvalidValueError, f"The default attribute is not allowed on {name} "
+                         f"where the operation is {op.value} (RFC 6243 sec. 4.5.2: only "
+                         "create, merge or replace).", at, name)
+        if not value:
+            return False
+        if snode.kind in (NodeKind.LEAF, NodeKind.LEAF_LIST):
+            self._check_leaf_content(edit, at)
+        if not snode.defaults or snode.is_key or snode.kind not in (
+            NodeKind.LEAF, NodeKind.LEAF_LIST
+        ):
+            raise _error(InvalidValueError, f"{name} has no schema default value; "
+                         "default=\"true\" cannot return it to its default.", at, name)
+        if not is_schema_default(edit, snode):
+            wanted = " or ".join(repr(d) for d in snode.defaults)
+            raise _error(InvalidValueError, f"{name} is tagged default=\"true\" but its value "
+                         f"{(edit.text or '')!r} is not the schema default {wanted} "
+                         "(RFC 6243 sec. 4.5.2).", at, name)
+        return True
 
     def _check_attributes(self, edit: Element, at: _At) -> None:
         """Attributes of the NETCONF and YANG namespaces must be ones that apply here."""
@@ -888,6 +970,57 @@ class _Editor:
 
 
 # ---------------------------------------------------------------------- helpers
+def default_attribute(raw: str | None) -> bool | None:
+    """The value of an RFC 6243 ``default`` attribute: True, False, or None if invalid.
+
+    RFC 6243 sec. 6: "The 'default' attribute uses the XSD data type 'boolean'. [...]
+    the allowable lexical representations for the xs:boolean datatype are the strings
+    "0" and "false" for the concept of false and the strings "1" and "true" for the
+    concept of true. Implementations MUST support both styles of lexical
+    representation." (xs:boolean collapses white space, so it is ignored.)
+
+    What a true value asks for in configuration input (sec. 2.3.3, the server's
+    explicit basic mode): "If the server supports the 'report-all-tagged' retrieval
+    mode in its :with-defaults capability, then the 'default' attribute MUST be
+    accepted in configuration input. If all NETCONF <edit-config> or <copy-config>
+    parameters are valid, then the server will treat a tagged data node (i.e., the
+    'default' attribute set to 'true' or '1') as a request to return that node to
+    default data. If this request is valid within the context of the requested
+    NETCONF operation, then the data node is removed and returned to its default
+    value. The data node within the NETCONF message MUST contain a value in this
+    case, which MUST be equal to the schema default value. If not, the server MUST
+    return an <rpc-error> response with an 'invalid-value' error-tag." Sec. 4.5.1
+    (<copy-config>) and 4.5.2 (<edit-config>) say the same: "treat the new data node
+    as a request to return that node to its default value (i.e., remove it from the
+    configuration datastore)"; sec. 4.5.2 adds the effective-operation rule quoted in
+    ``_Editor._tagged``. A false value states that the node is not default data: it
+    is configured as usual.
+    """
+    if raw is None:
+        return None
+    return _XS_BOOLEAN.get(raw.strip())
+
+
+def is_schema_default(element: Element, snode: SchemaNode) -> bool:
+    """Whether a leaf (leaf-list entry) in a request holds its (one of its) default(s).
+
+    Values are compared as the engine compares them (text, prefixes resolved; the
+    defaults are libyang's canonical values, which the report-all-tagged output
+    carries). A key leaf has no default (RFC 7950 sec. 7.8.2).
+    """
+    if snode.kind not in (NodeKind.LEAF, NodeKind.LEAF_LIST) or not snode.defaults \
+            or snode.is_key:
+        return False
+    value = _compared(element, snode)
+    defaults = snode.defaults if snode.kind is NodeKind.LEAF_LIST else snode.defaults[:1]
+    namespaces: dict[str | None, str] = {p: u for p, u in snode.default_namespaces.items()}
+    return any(
+        value == (resolve_prefixes(default, namespaces)
+                  if snode.prefixed_value and ":" in default else default)
+        for default in defaults
+    )
+
+
 def entries_by_key(
     indexes: KeyIndexes, data_parent: Element, snode: SchemaNode
 ) -> dict[EntryKey, Element]:

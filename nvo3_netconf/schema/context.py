@@ -25,6 +25,7 @@ import libyang
 from _libyang import ffi, lib
 from libyang import Module as LibyangModule
 
+from nvo3_netconf.constants import Datastore
 from nvo3_netconf.errors import ConfigError
 from nvo3_netconf.schema.lysc import sized
 
@@ -251,17 +252,42 @@ class YangContext:
             if info.implemented:
                 yield self._ctx.get_module(info.name)
 
-    def yang_library_xml(self, content_id: str) -> str:
+    def yang_library_xml(
+        self, content_id: str, datastores: Iterable[Datastore] = tuple(Datastore)
+    ) -> str:
         """RFC 8525 ``yang-library`` and RFC 7895 ``modules-state`` data, as XML text.
+
+        libyang builds the module set and the one schema (``complete``) from the context;
+        it lists no datastore. RFC 8525 ``list datastore``: "The server MUST instantiate
+        one entry in this list per specific datastore it supports", so one entry per
+        datastore of ``datastores`` is added, each naming that schema (the same schema
+        for all: "Each datastore entry with the same datastore schema SHOULD reference
+        the same schema"). The default is every datastore the NETCONF server supports:
+        running, candidate and startup (RFC 6241 sec. 5.1, 8.3, 8.7; RFC 8342
+        ``ds:running``, ``ds:candidate``, ``ds:startup``). ``ds:operational`` is not
+        listed: the server is no NMDA server, it implements no RFC 8526 ``<get-data>``
+        through which a client could address the operational state datastore, and RFC
+        6241's ``<get>`` (running plus state data) is no RFC 8342 datastore. The list is
+        a constant of the server, so ``content-id`` (a digest of the module set) still
+        changes exactly when the ``yang-library`` content does.
 
         Args:
             content_id: the ``content-id`` / ``module-set-id`` to report.
+            datastores: the datastores to list in ``/yang-library/datastore``.
 
         Returns:
-            The XML of both top-level containers (libyang builds them from the context).
+            The XML of both top-level containers.
         """
         data = self._ctx.get_yanglib_data(content_id)
         try:
+            schemas = [str(leaf.value()) for leaf in
+                       data.find_all("/ietf-yang-library:yang-library/schema/name")]
+            for datastore in datastores if schemas else ():
+                data.new_path(
+                    "/ietf-yang-library:yang-library/datastore"
+                    f"[name='ietf-datastores:{datastore.value}']/schema",
+                    schemas[0],
+                )
             internal = [
                 node
                 for name in sorted(INTERNAL_MODULES)

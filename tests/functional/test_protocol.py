@@ -231,6 +231,12 @@ def test_get_output_is_valid_against_the_served_modules(connect, agent) -> None:
     data = m.get().data_ele
     xml = "".join(etree.tostring(child, encoding="unicode") for child in data)
     assert "locked-by-session" in xml
+    # RFC 8525: the YANG library names each datastore and the schema it supports
+    lib = {"l": "urn:ietf:params:xml:ns:yang:ietf-yang-library"}
+    datastores = {(n.nsmap[n.text.split(":")[0]], n.text.split(":")[1])
+                  for n in data.xpath("l:yang-library/l:datastore/l:name", namespaces=lib)}
+    ds = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+    assert datastores == {(ds, "running"), (ds, "candidate"), (ds, "startup")}
     tree = agent.server.netconf.yang.libyang.parse_data_mem(
         xml, "xml", strict=True, validate_present=True)
     assert tree is not None

@@ -117,3 +117,32 @@ def test_module_source_served_for_get_schema(test_context: YangContext) -> None:
     with pytest.raises(KeyError):
         test_context.module_source("nvo3-test", "1999-01-01")
     assert "<module-set>" in test_context.yang_library_xml("7")
+
+
+def test_yang_library_lists_every_datastore_and_is_valid(test_context: YangContext) -> None:
+    """RFC 8525: one ``datastore`` entry per datastore the server supports.
+
+    Each names a schema of the library; the whole library (and modules-state) is valid.
+    """
+    from lxml import etree
+
+    lib = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+    text = test_context.yang_library_xml("7")
+    Validator(test_context).validate(text, DataKind.OPERATIONAL)
+    root = etree.fromstring(f"<x>{text}</x>")
+    x = {"l": lib}
+    names = {}
+    for entry in root.xpath("l:yang-library/l:datastore", namespaces=x):
+        name = entry.find(f"{{{lib}}}name")
+        prefix, _, identity = name.text.partition(":")
+        assert name.nsmap[prefix] == "urn:ietf:params:xml:ns:yang:ietf-datastores"
+        names[identity] = entry.findtext(f"{{{lib}}}schema")
+    assert set(names) == {"running", "candidate", "startup"}
+    assert set(names.values()) == set(root.xpath("l:yang-library/l:schema/l:name/text()",
+                                                 namespaces=x))
+    assert root.xpath("string(l:yang-library/l:content-id)", namespaces=x) == "7"
+    assert root.xpath("string(l:modules-state/l:module-set-id)", namespaces=x) == "7"
+    # a datastore naming a schema the library lacks is refused by the model's leafref
+    broken = text.replace("<schema>complete</schema>", "<schema>nothing</schema>", 1)
+    with pytest.raises(SchemaValidationError):
+        Validator(test_context).validate(broken, DataKind.OPERATIONAL)

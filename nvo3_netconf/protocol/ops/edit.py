@@ -1,11 +1,13 @@
 """Write operations: edit-config, copy-config, delete-config, validate.
 
-RFC 6241 sec. 7.2-7.4 and 8.6, under RFC 8341 NACM: an edit needs create, update and
-delete access to each node it changes, a copy to each node it makes different (a copy
-from running to startup needs none, RFC 8341 sec. 3.2.4); the whole request is refused
-with ``access-denied`` otherwise, and nothing changes. A copy from a datastore copies
-what the user may read of it. An error about a node the user may not read is reported
-as ``access-denied``, without its path: it does not reveal that the node exists.
+RFC 6241 sec. 7.2-7.4 and 8.6, with RFC 6243's ``wd:default`` attribute in the
+configuration input (sec. 4.5.1, 4.5.2), under RFC 8341 NACM: an edit needs create,
+update and delete access to each node it changes, a copy to each node it makes
+different (a copy from running to startup needs none, RFC 8341 sec. 3.2.4); the whole
+request is refused with ``access-denied`` otherwise, and nothing changes. A copy from a
+datastore copies what the user may read of it. An error about a node the user may not
+read is reported as ``access-denied``, without its path: it does not reveal that the
+node exists.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from nvo3_netconf.datastore.changes import adopt
 from nvo3_netconf.datastore.store import empty_tree
 from nvo3_netconf.errors import AccessDeniedError, InvalidValueError, RPCError, RPCErrors
 from nvo3_netconf.nacm import Access, UserAccess, access_for
+from nvo3_netconf.protocol.defaults import return_tagged_to_defaults
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.ops.params import (
     datastore_param,
@@ -114,7 +117,10 @@ def _hide_unreadable(
 def inline_tree(config: etree._Element, schema: SchemaTree) -> etree._Element:
     """A datastore tree built from an inline ``<config>`` element (copied).
 
-    Unknown elements are kept: validation reports them with their path.
+    Unknown elements are kept: validation reports them with their path. RFC 6243
+    ``wd:default`` attributes are applied and dropped (sec. 4.5.1, see
+    :func:`~nvo3_netconf.protocol.defaults.return_tagged_to_defaults`): a node tagged
+    ``true`` is returned to its default, i.e. left out.
     """
     tree = empty_tree()
     if (config.text or "").strip():
@@ -126,6 +132,7 @@ def inline_tree(config: etree._Element, schema: SchemaTree) -> etree._Element:
             qname = etree.QName(child)
             adopt(tree, copy.deepcopy(child), schema.root(qname.namespace or "", qname.localname),
                   prefixes)
+    return_tagged_to_defaults(tree, schema)
     return tree
 
 
