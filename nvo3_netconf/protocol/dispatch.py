@@ -3,6 +3,10 @@
 Handlers are registered explicitly by the composition root (``server/app.py``); an
 operation nobody registered is answered ``operation-not-supported`` when its namespace
 belongs to a loaded module, and ``unknown-namespace`` otherwise (RFC 6241 Appendix A).
+Before a handler runs, the operation's parameters are checked against the YANG
+``input`` of its ``rpc`` (:class:`~nvo3_netconf.protocol.ops.params.OperationInput`:
+an unknown, repeated or conflicting parameter is refused, so no handler ever sees one
+and nothing changes), then the NACM exec check runs.
 
 Public names: :class:`Dispatcher`, :class:`RPCContext`, :data:`OperationHandler`.
 """
@@ -17,11 +21,13 @@ from lxml import etree
 
 from nvo3_netconf.constants import ErrorType
 from nvo3_netconf.errors import OperationNotSupportedError, UnknownNamespaceError
+from nvo3_netconf.protocol.ops.params import operation_inputs
 from nvo3_netconf.protocol.xml import local_name, namespace_of
 
 if TYPE_CHECKING:
     from nvo3_netconf.protocol.message_key import ReceivedMessage
     from nvo3_netconf.protocol.session import NetconfSession
+    from nvo3_netconf.schema import SchemaTree
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Dispatcher:
         server: passed to every handler in its :class:`RPCContext`.
         known_namespaces: namespaces of the loaded modules.
         access_check: optional NACM exec check, run before the handler.
+        schema: the loaded modules' schema: the parameters of each operation it defines
+            are checked against the rpc's input before anything else (none without it).
     """
 
     def __init__(
@@ -73,11 +81,16 @@ class Dispatcher:
         server: Any,
         known_namespaces: set[str],
         access_check: AccessCheck | None = None,
+        schema: SchemaTree | None = None,
     ) -> None:
         self._handlers = dict(handlers)
         self._server = server
         self._known = known_namespaces
         self._access_check = access_check
+        self._inputs = (
+            {} if schema is None
+            else operation_inputs(schema, self._handlers, known_namespaces)
+        )
 
     def operations(self) -> list[tuple[str, str]]:
         """Every registered ``(namespace, name)``."""
@@ -90,7 +103,8 @@ class Dispatcher:
         """Run the handler of ``operation`` (``message``: see :class:`RPCContext`).
 
         Raises:
-            RPCError: unknown operation, access denied, or the handler's own refusal.
+            RPCError: unknown operation, unknown or repeated parameter, access denied,
+                or the handler's own refusal.
         """
         namespace = namespace_of(operation) or ""
         name = local_name(operation)
@@ -108,6 +122,9 @@ class Dispatcher:
                 type_=ErrorType.PROTOCOL,
                 info={"bad-element": name},
             )
+        checker = self._inputs.get((namespace, name))
+        if checker is not None:
+            checker.check(operation)
         access = None
         if self._access_check is not None:
             access = self._access_check(session, namespace, name)

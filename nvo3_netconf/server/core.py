@@ -110,7 +110,7 @@ class NetconfServer:
         self.nacm = nacm
         self.dispatcher = Dispatcher(
             handlers, server=self, known_namespaces=known,
-            access_check=self._check_exec if nacm is not None else None,
+            access_check=self._check_exec if nacm is not None else None, schema=schema,
         )
         datastores.add_listener(self._on_commit)
 

@@ -827,25 +827,27 @@ def test_vm_limits(tes: Callable[..., TES]) -> None:
 
 
 # ------------------------------------------------------------ malformed requests
-@pytest.mark.parametrize(("body", "tag", "app_tag", "path"), [
+@pytest.mark.parametrize(("body", "tag", "type_", "app_tag", "path"), [
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>" + vn("web", MAC1, vid=4095),
-     "invalid-value", "vid-out-of-range", "/nvo3-tes:associate/vn[1]/vnic[1]/requested-vid"),
-    (f"<vm-id>{VM1}</vm-id>" + vn("web", MAC1), "missing-element", None,
+     "invalid-value", "application", "vid-out-of-range",
+     "/nvo3-tes:associate/vn[1]/vnic[1]/requested-vid"),
+    (f"<vm-id>{VM1}</vm-id>" + vn("web", MAC1), "missing-element", "application", None,
      "/nvo3-tes:associate/tenant"),
-    (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant><colour/>", "unknown-element", None,
-     "/nvo3-tes:associate"),
-    (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>", "operation-failed", "no-vn",
-     "/nvo3-tes:associate"),
+    # an unknown parameter: the dispatcher's check of every operation's input
+    (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant><colour/>", "unknown-element", "protocol",
+     None, "/nvo3-tes:associate"),
+    (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>", "operation-failed", "application",
+     "no-vn", "/nvo3-tes:associate"),
     ("<vm-id>not-a-uuid</vm-id><tenant>alice</tenant>" + vn("web", MAC1),
-     "operation-failed", "vm-id-format-mismatch", "/nvo3-tes:associate/vm-id"),
+     "operation-failed", "application", "vm-id-format-mismatch", "/nvo3-tes:associate/vm-id"),
 ])
 def test_malformed_request_is_an_rpc_error(
-    hv: TES, body: str, tag: str, app_tag: str | None, path: str
+    hv: TES, body: str, tag: str, type_: str, app_tag: str | None, path: str
 ) -> None:
     with pytest.raises(NcRPCError) as info:
         hv.m.dispatch(etree.fromstring(f'<associate xmlns="{T}">{body}</associate>'))  # type: ignore[attr-defined]
     error = info.value
-    assert (error.tag, error.type, error.app_tag) == (tag, "application", app_tag)
+    assert (error.tag, error.type, error.app_tag) == (tag, type_, app_tag)
     assert error.path == path
     assert hv.vm() is None
 

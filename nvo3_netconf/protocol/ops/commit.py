@@ -17,7 +17,16 @@ from nvo3_netconf.protocol.xml import child_text, find_child
 
 
 def commit(ctx: RPCContext, op: etree._Element) -> None:
-    """Commit candidate to running, optionally as a confirmed commit."""
+    """Commit candidate to running, optionally as a confirmed commit.
+
+    A ``<confirm-timeout>`` without ``<confirmed/>`` is accepted (its value still has
+    to be valid) and has no effect: the ietf-netconf input (RFC 6241 Appendix C)
+    defines the leaf with ``default "600"`` and no ``when`` or ``must`` tying it to
+    ``confirmed``, so every ``<commit>`` holds a confirm-timeout, given or not, and RFC
+    6241 sec. 8.4.5.1 only says what it means for a confirmed commit. libyang accepts
+    such an input, and so does the parameter check (``ops/params.py``); refusing it
+    would refuse a request the schema allows.
+    """
     confirmed = find_child(op, NS_NC, "confirmed") is not None
     timeout_text = child_text(op, NS_NC, "confirm-timeout")
     timeout = DEFAULT_TIMEOUT

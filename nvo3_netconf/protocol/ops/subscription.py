@@ -16,8 +16,11 @@ Errors, as RFC 5277 names them:
   ``invalid-value`` with ``<bad-element>stream</bad-element>``;
 - a filter of invalid syntax: the errors of ``<get>``'s filter (``bad-attribute``,
   ``missing-attribute``, ``invalid-value``);
-- a time that is not a ``yang:date-and-time``: ``bad-element``; an unknown parameter:
-  ``unknown-element``.
+- a time that is not a ``yang:date-and-time``: ``bad-element``;
+- an unknown parameter (``unknown-element``, ``unknown-namespace``) or one given twice
+  (``bad-element``): refused before the handler runs, by the dispatcher's check of the
+  parameters against the ``create-subscription`` input (``ops/params.py``), which also
+  takes ``<filter>`` in the base namespace, as ncclient sends it.
 
 All are error-type ``protocol``. Notifications start after the ``<ok/>``; the session
 keeps accepting operations meanwhile (the :interleave capability, RFC 5277 sec. 6).
@@ -33,14 +36,13 @@ from __future__ import annotations
 
 from lxml import etree
 
-from nvo3_netconf.constants import NS_NC, NS_NOTIF, Datastore, ErrorType
+from nvo3_netconf.constants import NS_NC, Datastore, ErrorType
 from nvo3_netconf.datastore.store import DatastoreManager
 from nvo3_netconf.errors import (
     BadElementError,
     InvalidValueError,
     MissingElementError,
     OperationFailedError,
-    UnknownElementError,
 )
 from nvo3_netconf.nacm import Nacm
 from nvo3_netconf.notifications import (
@@ -52,10 +54,9 @@ from nvo3_netconf.notifications import (
 )
 from nvo3_netconf.protocol.dispatch import RPCContext
 from nvo3_netconf.protocol.filters import apply_filter
-from nvo3_netconf.protocol.xml import local_name, namespace_of
+from nvo3_netconf.protocol.xml import local_name
 
 PROTOCOL = ErrorType.PROTOCOL
-_PARAMETERS = ("stream", "filter", "startTime", "stopTime")
 _DATA = f"{{{NS_NC}}}data"
 
 
@@ -158,24 +159,8 @@ def _authorized(nacm: Nacm, user: str, datastores: DatastoreManager,
 
 
 def _parameters(op: etree._Element) -> dict[str, etree._Element]:
-    params: dict[str, etree._Element] = {}
-    for child in op:
-        if not isinstance(child.tag, str):
-            continue
-        name = local_name(child)
-        namespace = namespace_of(child)
-        # ncclient sends <filter> in the base namespace (as for <get>): accepted too.
-        known = namespace == NS_NOTIF or (name == "filter" and namespace == NS_NC)
-        if not known or name not in _PARAMETERS:
-            raise UnknownElementError(
-                f"<create-subscription> has no parameter <{name}>.", type_=PROTOCOL,
-                info={"bad-element": name},
-            )
-        if name in params:
-            raise BadElementError(f"<{name}> is given twice.", type_=PROTOCOL,
-                                  info={"bad-element": name})
-        params[name] = child
-    return params
+    """The parameters by local name: the dispatcher refused unknown and repeated ones."""
+    return {local_name(child): child for child in op.iterchildren(etree.Element)}
 
 
 def _time(element: etree._Element | None, name: str) -> float | None:
