@@ -829,15 +829,15 @@ def test_vm_limits(tes: Callable[..., TES]) -> None:
 # ------------------------------------------------------------ malformed requests
 @pytest.mark.parametrize(("body", "tag", "app_tag", "path"), [
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>" + vn("web", MAC1, vid=4095),
-     "invalid-value", "vid-out-of-range", "/nvo3-tes:associate/vn[1]/vnic[1]/requested-vid"),
+     "invalid-value", "vid-out-of-range", "/tes:associate/tes:vn[1]/tes:vnic[1]/tes:requested-vid"),
     (f"<vm-id>{VM1}</vm-id>" + vn("web", MAC1), "missing-element", None,
-     "/nvo3-tes:associate/tenant"),
+     "/tes:associate/tes:tenant"),
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant><colour/>", "unknown-element", None,
-     "/nvo3-tes:associate"),
+     "/tes:associate"),
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>", "operation-failed", "no-vn",
-     "/nvo3-tes:associate"),
+     "/tes:associate"),
     ("<vm-id>not-a-uuid</vm-id><tenant>alice</tenant>" + vn("web", MAC1),
-     "operation-failed", "vm-id-format-mismatch", "/nvo3-tes:associate/vm-id"),
+     "operation-failed", "vm-id-format-mismatch", "/tes:associate/tes:vm-id"),
 ])
 def test_malformed_request_is_an_rpc_error(
     hv: TES, body: str, tag: str, app_tag: str | None, path: str
