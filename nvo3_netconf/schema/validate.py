@@ -452,15 +452,24 @@ class Validator:
             if any(node.kind is NodeKind.LIST for node in parents):
                 return None
             return issue.located([Step(node) for node in chain], reader.modules, info)
+        siblings = parents[-1].children if parents else reader.roots
         lacking: Callable[[list[tuple[str, str]]], bool]
         if choice is not None:
             names = self._data_children(schema_path)
             lacking = functools.partial(_lacks_any, names, None)
+            member = next((n for n in siblings.values() if n.name in names), None)
+            cases = member.choices if member is not None else ()
+            case = cases[:next((i for i, (name, _) in enumerate(cases) if name == choice),
+                               len(cases))]
         elif issue.app_tag == "too-few-elements" and target is not None:
             lacking = functools.partial(_fewer_than, target.qname, _min_elements(target))
+            case = target.choices
         else:
             assert target is not None
             lacking = functools.partial(_lacks_any, {target.name}, target.namespace)
+            case = target.choices
+        if case:  # required only in an instance where its case is the active one
+            lacking = functools.partial(_lacks_in_case, lacking, siblings, case)
         slot = self._slot(data, parents, lacking)
         if slot is None:
             return None
@@ -608,6 +617,19 @@ def _lacks_any(names: set[str], namespace: str | None, children: list[tuple[str,
     """True if no child is one of ``names`` (in ``namespace``, if given)."""
     return not any(name in names and (namespace is None or ns == namespace)
                    for ns, name in children)
+
+
+def _lacks_in_case(lacking: Callable[[list[tuple[str, str]]], bool],
+                   siblings: Mapping[tuple[str, str], SchemaNode],
+                   case: tuple[tuple[str, str], ...], children: list[tuple[str, str]]) -> bool:
+    """``lacking``, in an instance where the case ``case`` (choice/case pairs) is active."""
+    if not lacking(children):
+        return False
+    for qname in children:
+        node = siblings.get(qname)
+        if node is not None and node.choices[:len(case)] == case:
+            return True
+    return False
 
 
 def _fewer_than(qname: tuple[str, str], minimum: int, children: list[tuple[str, str]]) -> bool:

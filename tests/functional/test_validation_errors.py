@@ -163,6 +163,10 @@ CASES = [
      "data-missing", None, "/ntc:pool/ntc:owner/ntc:name", NTC, [], False),
     ("mandatory-leaf-at-top-level", (), f'<strict-mode xmlns="{C}">true</strict-mode>',
      "data-missing", None, "/ntc:operator", NTC, [], False),
+    ("mandatory-leaf-in-active-case", (f'<link xmlns="{C}"><id>1</id><wavelength>1310'
+                                       "</wavelength></link>",),
+     f'<link xmlns="{C}"><id>2</id><pairs>4</pairs></link>', "data-missing", None,
+     "/ntc:link[ntc:id='2']/ntc:gauge", NTC, [], False),
 ]
 
 

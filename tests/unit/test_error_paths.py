@@ -222,6 +222,11 @@ CASES = [
      "/ntc:pool/ntc:owner/ntc:name", NTC, ()),
     ("mandatory-top-level", (), f'<strict-mode xmlns="{C}">true</strict-mode>', "data-missing",
      None, "/ntc:operator", NTC, ()),
+    # the first entry lacks the leaf too, but its case (fibre) is not the one holding it
+    ("mandatory-in-active-case", (f'<link xmlns="{C}"><id>1</id><wavelength>1310</wavelength>'
+                                  "</link>",),
+     f'<link xmlns="{C}"><id>2</id><pairs>4</pairs></link>', "data-missing", None,
+     "/ntc:link[ntc:id='2']/ntc:gauge", NTC, ()),
     ("missing-choice", (), top(item("a", extra="")), "data-missing", "missing-choice",
      "/nt:top/nt:item[nt:name='a']", NT, missing_choice("kind")),
     ("missing-choice-deleted", (POOL,), f'<pool xmlns="{C}"><random {NCOP} '
@@ -234,7 +239,7 @@ CASES = [
 # implicit non-presence container (RFC 7950 sec. 7.5.1).
 ABSENT = {"mandatory-leaf", "mandatory-in-np-container-in-presence",
           "mandatory-deleted-in-container", "mandatory-top-level", "too-few-none-left",
-          "must-implicit-container"}
+          "must-implicit-container", "mandatory-in-active-case"}
 
 
 def select(data: etree._Element, path: str, namespaces: dict[str, str]) -> list[object]:
