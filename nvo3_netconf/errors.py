@@ -9,6 +9,7 @@ error-types the appendix allows. :class:`RPCErrors` carries several in one reply
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nvo3_netconf.constants import ErrorSeverity, ErrorTag, ErrorType
@@ -29,6 +30,27 @@ class ConfigError(Nvo3Error):
     """A configuration file or option is invalid."""
 
 
+@dataclass(frozen=True)
+class InfoElement:
+    """One ``error-info`` child in a namespace of its own.
+
+    E.g. RFC 7950 sec. 15.1's
+    ``<non-unique xmlns="urn:ietf:params:xml:ns:yang:1">/t:a[t:k='x']/t:b</non-unique>``.
+
+    Attributes:
+        namespace: the element's namespace (declared as its default namespace).
+        name: its local name.
+        text: its text.
+        namespaces: prefix -> namespace for the prefixes the text uses (an
+            instance-identifier's), declared on the element.
+    """
+
+    namespace: str
+    name: str
+    text: str
+    namespaces: Mapping[str, str] = field(default_factory=dict)
+
+
 class RPCError(Nvo3Error):
     """One ``<rpc-error>`` (RFC 6241 sec. 4.3); each subclass fixes the error-tag.
 
@@ -38,6 +60,8 @@ class RPCError(Nvo3Error):
         path: the ``error-path``: an absolute XPath of the node at fault, if any.
         app_tag: the ``error-app-tag`` (e.g. RFC 7950 sec. 15 ``must-violation``).
         info: ``error-info`` children, name -> text (``bad-element``, ``session-id``...).
+        info_elements: further ``error-info`` children in their own namespaces, in order
+            (a name may repeat: one ``non-unique`` per leaf, RFC 7950 sec. 15.1).
         severity: ``error`` or ``warning``.
     """
 
@@ -60,6 +84,7 @@ class RPCError(Nvo3Error):
         info: Mapping[str, str] | None = None,
         severity: ErrorSeverity = ErrorSeverity.ERROR,
         path_namespaces: Mapping[str, str] | None = None,
+        info_elements: Iterable[InfoElement] = (),
     ) -> None:
         super().__init__(message)
         type_ = type_ or self.default_type
@@ -72,6 +97,7 @@ class RPCError(Nvo3Error):
         self.info: dict[str, str] = dict(info or {})
         self.severity = severity
         self.path_namespaces: dict[str, str] = dict(path_namespaces or {})
+        self.info_elements: tuple[InfoElement, ...] = tuple(info_elements)
 
     @classmethod
     def new(

@@ -11,6 +11,8 @@ It feeds the RFC 6470 sec. 2.2 ``netconf-config-change`` notification and the ap
 Paths are RFC 7950 sec. 9.13 instance-identifiers with module prefixes, e.g.
 ``/nt:top/nt:item[nt:name='a']/nt:number`` or ``/nt:top/nt:label[.='x']``; the prefixes
 are bound in ``Change.namespaces`` (and in ``RPCError.path_namespaces`` for error-paths).
+:func:`quote_literal`, :func:`bind_prefix` and :data:`NO_NAMESPACES` live in
+:mod:`nvo3_netconf.schema.paths`, where the validators build their error-paths with them.
 
 Values are compared as YANG compares them only as far as the XML allows without types:
 text as given, with the prefixes it uses (identityref, instance-identifier, RFC 7950
@@ -34,13 +36,17 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from types import MappingProxyType
 
 from lxml import etree
 
 from nvo3_netconf.constants import NS_NC, NS_WD_ATTR, NS_YANG_1
 from nvo3_netconf.errors import RPCError, RPCErrors
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode
+
+# Re-exported: the edit engine and the validators write instance paths alike.
+from nvo3_netconf.schema.paths import NO_NAMESPACES as NO_NAMESPACES
+from nvo3_netconf.schema.paths import bind_prefix as bind_prefix
+from nvo3_netconf.schema.paths import quote_literal as quote_literal
 
 InstancePath = str
 """An absolute RFC 7950 sec. 9.13 instance-identifier with module prefixes."""
@@ -105,19 +111,6 @@ class PartialEditError(RPCErrors):
     def __init__(self, errors: Iterable[RPCError], changes: Iterable[Change]) -> None:
         super().__init__(errors)
         self.changes: tuple[Change, ...] = tuple(changes)
-
-
-def quote_literal(value: str) -> str:
-    """``value`` as an XPath 1.0 literal for a path predicate (RFC 7950 sec. 9.13).
-
-    Single quotes are used unless the value holds one; a value holding both kinds of
-    quote becomes a ``concat()`` expression.
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
 
 
 class ChangeLog:
@@ -244,29 +237,6 @@ def _is_leaf(node: SchemaNode) -> bool:
 
 def _same_value(a: Element, b: Element) -> bool:
     return value_key(a.text, a) == value_key(b.text, b)
-
-
-def bind_prefix(
-    namespaces: Mapping[str, str], node: SchemaNode
-) -> tuple[str, Mapping[str, str]]:
-    """The prefix naming ``node`` in a path, and ``namespaces`` with it bound.
-
-    The module's prefix is used; if another module already took it in this path, the
-    module name is. The mappings are read-only, shared by every path below a node:
-    ``namespaces`` is returned as is when the prefix is already bound, else extended
-    into a new one.
-    """
-    for prefix in (node.prefix, node.module):
-        bound = namespaces.get(prefix)
-        if bound == node.namespace:
-            return prefix, namespaces
-        if bound is None:
-            return prefix, MappingProxyType({**namespaces, prefix: node.namespace})
-    return node.module, MappingProxyType({**namespaces, node.module: node.namespace})
-
-
-NO_NAMESPACES: Mapping[str, str] = MappingProxyType({})
-"""The (read-only, empty) namespaces of the datastore root's path."""
 
 
 def value_prefixes(text: str) -> list[str]:

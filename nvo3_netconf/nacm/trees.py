@@ -23,17 +23,16 @@ from lxml import etree
 
 from nvo3_netconf.constants import NS_NC
 from nvo3_netconf.datastore.changes import (
-    NO_NAMESPACES,
     Change,
     ChangeOp,
     any_content,
-    bind_prefix,
     longest_increasing,
-    quote_literal,
     value_key,
 )
 from nvo3_netconf.nacm.rules import Access, NodePath, PathError, Step, parse_path
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode, SchemaTree
+from nvo3_netconf.schema.paths import Step as PathStep
+from nvo3_netconf.schema.paths import instance_identifier
 
 Element = etree._Element
 QName = tuple[str, str]
@@ -258,21 +257,19 @@ def diff_trees(old: Element, new: Element, nodes: Mapping[QName, SchemaNode]
 
 def instance_path(chain: Sequence[Element], schema: SchemaTree) -> tuple[str, dict[str, str]]:
     """The instance-identifier (RFC 7950 sec. 9.13) of ``chain[-1]``, prefixes bound."""
-    namespaces: Mapping[str, str] = NO_NAMESPACES
-    parts: list[str] = []
+    steps: list[PathStep] = []
     nodes: Mapping[QName, SchemaNode] = schema.roots
     for element in chain:
         snode = nodes.get(split_tag(str(element.tag)))
         if snode is None:
             break
-        prefix, namespaces = bind_prefix(namespaces, snode)
-        part = f"{prefix}:{snode.name}"
+        values: tuple[str, ...] | None = None
         if snode.kind is NodeKind.LIST:
-            for key in snode.keys:
-                value = element.findtext(f"{{{snode.namespace}}}{key}") or ""
-                part += f"[{prefix}:{key}={quote_literal(value)}]"
+            values = tuple(element.findtext(f"{{{snode.namespace}}}{key}") or ""
+                           for key in snode.keys)
         elif snode.kind is NodeKind.LEAF_LIST:
-            part += f"[.={quote_literal(element.text or '')}]"
-        parts.append(part)
+            values = (element.text or "",)
+        steps.append(PathStep(snode, values))
         nodes = snode.children
-    return "/" + "/".join(parts), dict(namespaces)
+    path, namespaces = instance_identifier(steps)
+    return path or "/", namespaces

@@ -202,8 +202,8 @@ class NVEService:
             if record is None:
                 raise InvalidValueError(
                     f"The NVE holds no state for VM {ack.vm_id}.",
-                    path="/nvo3-tes:acknowledge-local-change/vm-id",
-                    path_namespaces={"nvo3-tes": etree.QName(op).namespace or ""},
+                    path="/tes:acknowledge-local-change/tes:vm-id",
+                    path_namespaces={"tes": etree.QName(op).namespace or ""},
                 )
             entry = self._settings.tes.get(tes)
             if entry is None or record.tenant not in entry.tenants:
@@ -212,8 +212,8 @@ class NVEService:
                 raise InvalidValueError(
                     f"Local change {ack.change_id} is not the pending change of VM "
                     f"{ack.vm_id}.",
-                    path="/nvo3-tes:acknowledge-local-change/change-id",
-                    path_namespaces={"nvo3-tes": etree.QName(op).namespace or ""},
+                    path="/tes:acknowledge-local-change/tes:change-id",
+                    path_namespaces={"tes": etree.QName(op).namespace or ""},
                 )
             record.pending_change = None
         if ack.result is Result.FAIL:

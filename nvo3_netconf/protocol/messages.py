@@ -35,6 +35,7 @@ from lxml import etree
 from nvo3_netconf.constants import NS_NC, NS_NOTIF, ErrorSeverity, ErrorType
 from nvo3_netconf.errors import (
     BadElementError,
+    InfoElement,
     MissingAttributeError,
     MissingElementError,
     RPCError,
@@ -416,11 +417,15 @@ def _append_rpc_error(parent: Element, error: RPCError) -> None:
     if error.message:
         message = sub(node, NS_NC, "error-message", error.message)
         message.set(qname(NS_XML, "lang"), "en")
-    if error.info:
+    if error.info or error.info_elements:
         info = sub(node, NS_NC, "error-info")
         for key, value in error.info.items():
             tag = key if key.startswith("{") else qname(NS_NC, key)
             etree.SubElement(info, tag).text = value
+        for item in error.info_elements:
+            nsmap = {prefix: ns for prefix, ns in item.namespaces.items() if prefix}
+            nsmap[None] = item.namespace  # type: ignore[index]  # lxml: None is the default
+            etree.SubElement(info, qname(item.namespace, item.name), nsmap=nsmap).text = item.text
 
 
 def build_notification(event_time: datetime, content: Element) -> bytes:
@@ -521,9 +526,19 @@ def parse_rpc_error(el: Element) -> RPCError:
     info_el = find_child(el, NS_NC, "error-info")
     if info_el is not None:
         info: dict[str, str] = {}
+        elements: list[InfoElement] = []
         for item in info_el:
             if isinstance(item.tag, str):
-                key = local_name(item) if namespace_of(item) == NS_NC else item.tag
-                info[key] = (item.text or "").strip()
+                namespace = namespace_of(item)
+                key = local_name(item) if namespace == NS_NC else item.tag
+                text = (item.text or "").strip()
+                info[key] = text
+                if namespace and namespace != NS_NC:
+                    used = set(_PATH_PREFIX.findall(text))
+                    elements.append(InfoElement(
+                        namespace, local_name(item), text,
+                        {p: ns for p, ns in item.nsmap.items() if p is not None and p in used}))
         kwargs["info"] = info
+        if elements:
+            kwargs["info_elements"] = tuple(elements)
     return RPCError.new(tag, message if message else tag or "unknown error", **kwargs)

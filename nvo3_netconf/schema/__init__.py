@@ -8,6 +8,8 @@
   data path, error-tag, RFC 7950 sec. 15 error-app-tag) and convert to ``RPCError``.
 - :class:`SchemaTree` / :class:`SchemaNode` (``nodes.py``): a plain-Python view of the
   compiled schema (list keys, defaults, choices, ordered-by) for the datastore code.
+- ``paths.py``: instance paths in XML form (every step prefixed, RFC 7950 sec. 9.13.2)
+  for error-paths and change paths, and the reader of libyang's JSON-style paths.
 - ``trees.py``: RFC 8340 tree diagrams.
 
 Example::

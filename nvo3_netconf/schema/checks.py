@@ -70,6 +70,7 @@ class ChangeCheck:
         self.locator = validator.locator
         self.xpath = validator.xpath
         self.triggers = validator.triggers
+        self.paths = validator.paths
         self.root = tree
         self.changes = changes
         self.cache = cache
@@ -87,7 +88,7 @@ class ChangeCheck:
         for rule in self.triggers.always:
             self._instances_of_rule(rule, self.root, None)
         verdicts = Verdicts(self.rules, self.locator, self.xpath, self.cache, self.run_state,
-                            self.root)
+                            self.root, self.paths)
         return verdicts.run(self.work)
 
     # --------------------------------------------------------- cache and changes

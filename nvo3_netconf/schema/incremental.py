@@ -71,6 +71,7 @@ from nvo3_netconf.schema.checks import ChangeCheck
 from nvo3_netconf.schema.context import YangContext
 from nvo3_netconf.schema.instances import Element, InstanceCache, Locator
 from nvo3_netconf.schema.nodes import SchemaNode, SchemaTree
+from nvo3_netconf.schema.paths import PathReader
 from nvo3_netconf.schema.rules import Rule, Rules
 from nvo3_netconf.schema.validate import DataKind, SchemaValidationError, Validator
 from nvo3_netconf.schema.xpath_runtime import XPathLibrary
@@ -135,7 +136,9 @@ class IncrementalValidator:
         max_changes: int = 1000,
         max_nodes: int = 20000,
     ) -> None:
-        self._full = Validator(context)
+        self._full = Validator(context, schema)
+        self.paths = PathReader(schema.roots, {**schema.rpcs, **schema.notifications},
+                                {m.name: m.namespace for m in context.modules})
         self.rules = Rules(context, schema)
         self.locator = Locator(schema.roots, self.rules.kind_of, self.rules.modules)
         self.xpath = XPathLibrary(self.rules, self.locator)

@@ -5,7 +5,9 @@
 every check (RFC 7950 sec. 9 values, 7.21.5 when, 9.9 and 9.13 require-instance, 7.5.3
 must, 7.8.3 unique, 7.7.5 min/max-elements, 7.6.5 and 7.9.4 mandatory) and returns the
 failure libyang reports first for the same tree, with libyang's message, data path and
-RFC 7950 sec. 15 error-tag / error-app-tag:
+RFC 7950 sec. 15 error-tag / error-app-tag, and the error-path and error-info that
+:mod:`nvo3_netconf.schema.validate` describes (built for the reported failure only, from
+the tree's elements):
 
 1. parse errors (type errors), in document order (libyang parses each changed subtree
    under copies of its ancestors' keys, so messages and paths are its own);
@@ -32,6 +34,7 @@ from _libyang import ffi, lib
 from lxml import etree
 
 from nvo3_netconf.constants import ErrorTag
+from nvo3_netconf.errors import InfoElement
 from nvo3_netconf.schema.instances import (
     Element,
     EntryKey,
@@ -41,6 +44,7 @@ from nvo3_netconf.schema.instances import (
     tag_of,
 )
 from nvo3_netconf.schema.nodes import NodeKind, SchemaNode
+from nvo3_netconf.schema.paths import PathReader, Step
 from nvo3_netconf.schema.rules import (
     LeafrefRule,
     MustRule,
@@ -49,10 +53,16 @@ from nvo3_netconf.schema.rules import (
     Rules,
     WhenRule,
 )
-from nvo3_netconf.schema.validate import ValidationIssue, _classify, _data_path, _schema_path
+from nvo3_netconf.schema.validate import (
+    ValidationIssue,
+    _classify,
+    _data_path,
+    _schema_path,
+    missing_choice,
+    non_unique,
+)
 from nvo3_netconf.schema.xpath_runtime import Run, Virtual, XPathLibrary
 
-_PATH_PREFIX = re.compile(r"(?:^|/)([A-Za-z_][\w.-]*):")
 _NAME_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|([A-Za-z_][\w.-]*):""")
 
 Location = Element | Virtual | None
@@ -76,10 +86,15 @@ class _Reverse:
         return hash(self.position)
 
 
+_Where = tuple[Sequence[Step] | None, tuple[InfoElement, ...]]
+"""The error-path's steps (None: no node at fault) and the error-info of an issue."""
+
+
 @dataclass
 class _Issue:
     issue: ValidationIssue
     key: Callable[[], tuple[Any, ...]]
+    where: Callable[[], _Where]
 
 
 @dataclass
@@ -121,10 +136,12 @@ class Verdicts:
         cache: the tree's instance indexes.
         run_state: the XPath evaluation state of this call.
         root: the ``<data>`` element.
+        paths: reads libyang's data paths (of type errors) into error-paths.
     """
 
     def __init__(self, rules: Rules, locator: Locator, xpath: XPathLibrary,
-                 cache: InstanceCache, run_state: Run, root: Element) -> None:
+                 cache: InstanceCache, run_state: Run, root: Element, paths: PathReader) -> None:
+        self.paths = paths
         self.rules = rules
         self.locator = locator
         self.xpath = xpath
@@ -145,8 +162,11 @@ class Verdicts:
         if not self.issues:
             return None
         if len(self.issues) == 1:
-            return self.issues[0].issue
-        return min(self.issues, key=lambda i: i.key()).issue
+            chosen = self.issues[0]
+        else:
+            chosen = min(self.issues, key=lambda i: i.key())
+        steps, info = chosen.where()
+        return chosen.issue.located(steps, self.paths.modules, info)
 
     def _check_values(self) -> None:
         """Type errors: libyang parses each changed subtree with its ancestors' keys."""
@@ -156,7 +176,8 @@ class Verdicts:
                 continue
             issue = self._parse_fragment(element)
             if issue is not None:
-                self._add(issue, functools.partial(_document_key, 0, element))
+                self._add(issue, functools.partial(_document_key, 0, element),
+                          functools.partial(self._parsed_where, issue.path))
 
     def _parse_fragment(self, element: Element) -> ValidationIssue | None:
         """Parse ``element`` under copies of its ancestors (keys only) with libyang.
@@ -207,7 +228,7 @@ class Verdicts:
                 continue
             self._add(self._issue(f'When condition "{when.source}" not satisfied.', element,
                                   ErrorTag.OPERATION_FAILED, None),
-                      functools.partial(_reverse_key, 1, element))
+                      functools.partial(_reverse_key, 1, element), self._where(element))
 
     def _when_context(self, when: WhenRule, element: Element) -> Element | None:
         if when.context is None:
@@ -226,7 +247,7 @@ class Verdicts:
             message = (f'Invalid leafref value "{(element.text or "").strip()}" - no target '
                        f'instance "{rule.source}" with the same value.')
             self._add(self._issue(message, element, ErrorTag.DATA_MISSING, "instance-required"),
-                      functools.partial(_reverse_key, 2, element))
+                      functools.partial(_reverse_key, 2, element), self._where(element))
         instids: dict[int, Element] = dict(self.work.instids)
         if self.work.all_instids:
             for node in self.rules.instance_identifiers:
@@ -245,7 +266,7 @@ class Verdicts:
             message = (f'Invalid instance-identifier "{_json_path(text, namespaces, self.rules)}"'
                        ' value - required instance not found.')
             self._add(self._issue(message, element, ErrorTag.DATA_MISSING, "instance-required"),
-                      functools.partial(_reverse_key, 2, element))
+                      functools.partial(_reverse_key, 2, element), self._where(element))
 
     def _has_target(self, rule: LeafrefRule, element: Element) -> bool:
         value = self.locator.value(element, rule.owner)
@@ -277,7 +298,7 @@ class Verdicts:
             message = must.message or f'Must condition "{must.source}" not satisfied.'
             self._add(ValidationIssue(message, self._path(location), ErrorTag.OPERATION_FAILED,
                                       must.app_tag or "must-violation"),
-                      functools.partial(self._must_key, location))
+                      functools.partial(self._must_key, location), self._where(location))
 
     def _check_schema(self) -> None:
         for (_, node), parent in self.work.maxima.items():
@@ -308,7 +329,8 @@ class Verdicts:
         victim = next(islice(parent.iterchildren(tag_of(node)), maximum, maximum + 1))
         self._add(self._issue(f'Too many "{node.name}" instances.', victim,
                               ErrorTag.OPERATION_FAILED, "too-many-elements"),
-                  functools.partial(self._schema_key, parent, node, 0, ()))
+                  functools.partial(self._schema_key, parent, node, 0, ()),
+                  self._where(parent, node))
 
     def _check_min(self, parent: Location, node: SchemaNode, real: Location) -> None:
         count = self._count(parent, node)
@@ -321,7 +343,8 @@ class Verdicts:
         self._add(ValidationIssue(f'Too few "{node.name}" instances.', path,
                                   ErrorTag.OPERATION_FAILED, "too-few-elements",
                                   schema_path=_schema_path_of(node)),
-                  functools.partial(self._schema_key, parent, node, 0, ()))
+                  functools.partial(self._schema_key, parent, node, 0, ()),
+                  self._where(parent, node))
 
     def _check_unique(self, entry: Element, node: SchemaNode) -> None:
         parent = entry.getparent()
@@ -345,7 +368,8 @@ class Verdicts:
             message = (f'Unique data leaf(s) "{names}" not satisfied in '
                        f'"{self._path(pair[0])}" and "{self._path(pair[1])}".')
             self._add(self._issue(message, at, ErrorTag.OPERATION_FAILED, "data-not-unique"),
-                      functools.partial(self._unique_key, parent, node, second, number))
+                      functools.partial(self._unique_key, parent, node, second, number),
+                      functools.partial(self._unique_where, at, spec))
 
     def _check_requirements(self, parent: Location, parent_node: SchemaNode | None,
                             requirements: Sequence[Requirement]) -> None:
@@ -363,7 +387,8 @@ class Verdicts:
                 self._add(ValidationIssue(f'Mandatory node "{node.name}" instance does not '
                                           'exist.', path, ErrorTag.DATA_MISSING, None,
                                           schema_path=_schema_path_of(node)),
-                          functools.partial(self._schema_key, parent, node, 0, ()))
+                          functools.partial(self._schema_key, parent, node, 0, ()),
+                          self._where(parent, node))
             elif requirement.kind is RequirementKind.MIN_ELEMENTS and node is not None:
                 self._check_min(parent, node, real)
             elif requirement.kind is RequirementKind.CONTAINER and node is not None:
@@ -400,7 +425,8 @@ class Verdicts:
             parent_node is None or _locatable(parent_node)) else None
         self._add(ValidationIssue(f'Mandatory choice "{choice.name}" data do not exist.', path,
                                   ErrorTag.DATA_MISSING, "missing-choice"),
-                  functools.partial(self._schema_key, parent, first, 0, ()))
+                  functools.partial(self._schema_key, parent, first, 0, ()),
+                  self._where(parent, info=missing_choice(choice.name)))
 
     def _when_allows(self, parent: Element | None, node: SchemaNode) -> bool:
         """False if a ``when`` keeps ``node`` out of ``parent`` (so it is not mandatory)."""
@@ -417,8 +443,53 @@ class Verdicts:
         return True
 
     # -------------------------------------------------------------- reporting
-    def _add(self, issue: ValidationIssue, key: Callable[[], tuple[Any, ...]]) -> None:
-        self.issues.append(_Issue(self._with_namespaces(issue), key))
+    def _add(self, issue: ValidationIssue, key: Callable[[], tuple[Any, ...]],
+             where: Callable[[], _Where]) -> None:
+        """Record an issue; ``key`` orders it as libyang would, ``where`` locates it."""
+        self.issues.append(_Issue(issue, key, where))
+
+    def _where(self, location: Location, below: SchemaNode | None = None,
+               info: tuple[InfoElement, ...] = ()) -> Callable[[], _Where]:
+        """The error-path of ``location`` (and of its child ``below``), when reported."""
+        return functools.partial(self._located, location, below, info)
+
+    def _located(self, location: Location, below: SchemaNode | None,
+                 info: tuple[InfoElement, ...]) -> _Where:
+        steps = self._steps(location)
+        if below is not None:
+            steps.append(Step(below))  # a missing node, or a list as a whole
+        return steps, info
+
+    def _parsed_where(self, path: str | None) -> _Where:
+        """The error-path of a type error (libyang's data path in the fragment)."""
+        return (self.paths.data_path(path) if path else None), ()
+
+    def _unique_where(self, entry: Element,
+                      spec: tuple[tuple[SchemaNode, ...], ...]) -> _Where:
+        steps = self._steps(entry)
+        return steps, non_unique(steps, spec, self.paths.modules)
+
+    def _steps(self, location: Location) -> list[Step]:
+        """The instance path of a real or implicit data node, as steps (root: none)."""
+        if location is None or location is self.root:
+            return []
+        if isinstance(location, Virtual):
+            return [*self._steps(location.anchor), *(Step(level) for level in location.levels)]
+        steps: list[Step] = []
+        element: Element | None = location
+        while element is not None and element is not self.root:
+            node = self.locator.schema_of(element, self.run_state.schemas)
+            if node is None:
+                return []
+            values: tuple[str, ...] | None = None
+            if node.kind is NodeKind.LIST:
+                values = self.locator.entry_key(element, node)
+            elif node.kind is NodeKind.LEAF_LIST:
+                values = (self.locator.value(element, node),)
+            steps.append(Step(node, values))
+            element = element.getparent()
+        steps.reverse()
+        return steps
 
     def _issue(self, message: str, element: Element, tag: ErrorTag, app_tag: str | None) -> \
             ValidationIssue:
@@ -436,18 +507,6 @@ class Verdicts:
                 parent = level
             return path
         return self.locator.path(location, self.run_state.schemas)
-
-    def _with_namespaces(self, issue: ValidationIssue) -> ValidationIssue:
-        if not issue.path:
-            return issue
-        pairs = []
-        for prefix in dict.fromkeys(_PATH_PREFIX.findall(issue.path)):
-            namespace = next((ns for ns, name in self.rules.modules.items() if name == prefix),
-                             None)
-            if namespace is not None:
-                pairs.append((prefix, namespace))
-        return ValidationIssue(issue.message, issue.path, issue.error_tag, issue.app_tag,
-                               issue.schema_path, tuple(pairs))
 
     def _levels(self, location: Location) -> list[tuple[int, int]]:
         """(schema order, position among same-named siblings) from the top down."""

@@ -87,7 +87,8 @@ def test_vn_of_another_tenant_is_refused_by_the_model(connect) -> None:
     assert info.value.tag == "operation-failed"
     assert info.value.app_tag is not None
     assert "another tenant" in info.value.message
-    assert "/vnic[mac=" in info.value.path
+    assert info.value.path.strip() == (f"/vm:vms/vm:vm[vm:vm-id='{vm_id}']"
+                                       f"/vm:vnic[vm:mac='{mac}']/vm:vn")
 
 
 def test_get_filter_on_a_config_leaf_keeps_the_state_beside_it(connect) -> None:

@@ -93,7 +93,10 @@ def test_invalid_value_is_refused_and_nothing_changes(connect) -> None:
     with pytest.raises(NcRPCError) as info:
         m.edit_config(target="running", config=config(item("b", 0)))
     assert info.value.tag == "invalid-value"
-    assert info.value.path.strip() == "/nvo3-test:top/item[name='b']/number"
+    # RFC 7950 sec. 9.13.2: every step, key names included, prefixed; prefixes declared
+    assert info.value.path.strip() == "/nt:top/nt:item[nt:name='b']/nt:number"
+    path = info.value.xml.find(f"{{{NC}}}error-path")
+    assert path is not None and path.nsmap["nt"] == NS
     assert "out of the allowed range" in info.value.message
     assert m.get_config(source="running").data_xml == before
 

@@ -233,8 +233,8 @@ def test_rpc_errors_become_typed_errors(tes) -> None:
     assert isinstance(error, OperationFailedError)
     assert (error.tag, error.type) == (ErrorTag.OPERATION_FAILED, ErrorType.APPLICATION)
     assert error.app_tag == "vm-id-format-mismatch"
-    assert error.path == "/nvo3-tes:associate/vm-id"
-    assert error.path_namespaces == {"nvo3-tes": NS_TES}
+    assert error.path == "/tes:associate/tes:vm-id"
+    assert error.path_namespaces == {"tes": NS_TES}
     assert "lower-case UUID" in error.message
     # the session survives the error
     assert client.associate(blue(7)).ok
@@ -300,7 +300,7 @@ def test_local_change_is_notified_and_acknowledged(nve: Agent, tes) -> None:
     assert [a.vid for a in client.keep_alive(vm(12)).assignments] == [change.new_vid]
     with pytest.raises(InvalidValueError) as caught:  # answered already
         client.acknowledge_local_change(event.vm, event.change_id)
-    assert caught.value.path == "/nvo3-tes:acknowledge-local-change/change-id"
+    assert caught.value.path == "/tes:acknowledge-local-change/tes:change-id"
 
 
 def agent_now(agent: Agent) -> datetime:
@@ -394,11 +394,11 @@ def test_cli_rpc_error_exits_2(nve: Agent, capsys) -> None:
     assert captured.out == ""
     assert captured.err.startswith(
         "nvo3-tes: rpc-error invalid-value (application) at "
-        "/nvo3-tes:acknowledge-local-change/vm-id: ")
+        "/tes:acknowledge-local-change/tes:vm-id: ")
     assert cli.main(run(nve, "--json", *argv)) == 2
     (error,) = json.loads(capsys.readouterr().out)["rpc-error"]
     assert (error["error-tag"], error["error-type"]) == ("invalid-value", "application")
-    assert error["error-path"] == "/nvo3-tes:acknowledge-local-change/vm-id"
+    assert error["error-path"] == "/tes:acknowledge-local-change/tes:vm-id"
 
 
 def test_cli_bad_password_exits_1(nve: Agent, capsys) -> None:

@@ -830,16 +830,16 @@ def test_vm_limits(tes: Callable[..., TES]) -> None:
 @pytest.mark.parametrize(("body", "tag", "type_", "app_tag", "path"), [
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>" + vn("web", MAC1, vid=4095),
      "invalid-value", "application", "vid-out-of-range",
-     "/nvo3-tes:associate/vn[1]/vnic[1]/requested-vid"),
+     "/tes:associate/tes:vn[1]/tes:vnic[1]/tes:requested-vid"),
     (f"<vm-id>{VM1}</vm-id>" + vn("web", MAC1), "missing-element", "application", None,
-     "/nvo3-tes:associate/tenant"),
+     "/tes:associate/tes:tenant"),
     # an unknown parameter: the dispatcher's check of every operation's input
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant><colour/>", "unknown-element", "protocol",
-     None, "/nvo3-tes:associate"),
+     None, "/tes:associate"),
     (f"<vm-id>{VM1}</vm-id><tenant>alice</tenant>", "operation-failed", "application",
-     "no-vn", "/nvo3-tes:associate"),
+     "no-vn", "/tes:associate"),
     ("<vm-id>not-a-uuid</vm-id><tenant>alice</tenant>" + vn("web", MAC1),
-     "operation-failed", "application", "vm-id-format-mismatch", "/nvo3-tes:associate/vm-id"),
+     "operation-failed", "application", "vm-id-format-mismatch", "/tes:associate/tes:vm-id"),
 ])
 def test_malformed_request_is_an_rpc_error(
     hv: TES, body: str, tag: str, type_: str, app_tag: str | None, path: str

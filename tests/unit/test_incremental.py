@@ -35,7 +35,9 @@ C = "urn:nvo3-netconf:yang:nvo3-test-constraints"
 T = "urn:nvo3-netconf:yang:nvo3-test"
 NCOP = f'xmlns:nc="{NC}"'
 
-Verdict = tuple[str, str | None, str | None, str] | None
+Verdict = tuple[str, str | None, str | None, str, str | None, tuple[tuple[str, str], ...],
+                tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]] | None
+"""error-tag, app-tag, libyang data path, message, error-path, its namespaces, error-info."""
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +63,19 @@ def config(body: str) -> etree._Element:
     return etree.fromstring(f'<config xmlns="{NC}">{body}</config>')
 
 
+def verdict_of(error: SchemaValidationError) -> Verdict:
+    issue = error.issues[0]
+    assert issue.error_tag is not None
+    info = tuple((i.name, i.text, tuple(sorted(i.namespaces.items()))) for i in issue.info)
+    return (issue.error_tag.value, issue.app_tag, issue.path, issue.message, issue.error_path,
+            tuple(sorted(issue.path_namespaces)), info)
+
+
 def full_verdict(full: Validator, tree: etree._Element) -> Verdict:
     try:
         full.validate(b"".join(etree.tostring(child) for child in tree))
     except SchemaValidationError as error:
-        issue = error.issues[0]
-        assert issue.error_tag is not None
-        return issue.error_tag.value, issue.app_tag, issue.path, issue.message
+        return verdict_of(error)
     return None
 
 
@@ -76,9 +84,7 @@ def incremental_verdict(validator: IncrementalValidator, tree: etree._Element,
     try:
         validator.validate_changes(tree, changes, cache=cache)
     except SchemaValidationError as error:
-        issue = error.issues[0]
-        assert issue.error_tag is not None
-        return issue.error_tag.value, issue.app_tag, issue.path, issue.message
+        return verdict_of(error)
     return None
 
 
@@ -300,7 +306,8 @@ def test_issue_converts_to_the_same_rpc_error(
     error = info.value.to_rpc_error()
     assert isinstance(error, DataMissingError)
     assert error.app_tag == "instance-required"
-    assert error.path_namespaces == {"nvo3-test-constraints": C}
+    assert error.path == "/ntc:reservations/ntc:slot[ntc:tenant='zz'][ntc:index='1']/ntc:tenant"
+    assert error.path_namespaces == {"ntc": C}
 
 
 def test_no_changes_is_valid(incremental: IncrementalValidator) -> None:

@@ -20,6 +20,7 @@ from nvo3_netconf.constants import (
 from nvo3_netconf.errors import (
     BadElementError,
     DataMissingError,
+    InfoElement,
     InvalidValueError,
     LockDeniedError,
     MissingAttributeError,
@@ -369,6 +370,30 @@ def test_error_path_declares_its_prefixes() -> None:
     # Without a path, no error-path element at all.
     bare = parse_xml(build_rpc_error_reply({"message-id": "1"}, [OperationFailedError("x")]))
     assert bare.find(f"{NC}rpc-error/{NC}error-path") is None
+
+
+def test_yang_error_info_elements_declare_their_namespaces() -> None:
+    """RFC 7950 sec. 15.1 / 15.6: non-unique (once per leaf) and missing-choice, yang:1."""
+    yang = "urn:ietf:params:xml:ns:yang:1"
+    error = OperationFailedError(
+        "Unique data leaf(s) not satisfied.", app_tag="data-not-unique",
+        path="/n:vms/n:vm[n:name='b']", path_namespaces={"n": "urn:nvo3"},
+        info_elements=[
+            InfoElement(yang, "non-unique", "/n:vms/n:vm[n:name='b']/n:ip", {"n": "urn:nvo3"}),
+            InfoElement(yang, "non-unique", "/n:vms/n:vm[n:name='b']/n:port", {"n": "urn:nvo3"}),
+            InfoElement(yang, "missing-choice", "kind"),
+        ])
+    raw = build_rpc_error_reply({"message-id": "1"}, [error])
+    assert b'<missing-choice xmlns="urn:ietf:params:xml:ns:yang:1">kind</missing-choice>' in raw
+    reply = parse_xml(raw)
+    items = reply.findall(f"{NC}rpc-error/{NC}error-info/{{{yang}}}non-unique")
+    assert [i.text for i in items] == ["/n:vms/n:vm[n:name='b']/n:ip",
+                                       "/n:vms/n:vm[n:name='b']/n:port"]
+    for item in items:  # the default namespace and the path's prefixes, on the element
+        assert item.nsmap == {None: yang, "n": "urn:nvo3"}
+        assert b'xmlns="urn:ietf:params:xml:ns:yang:1"' in etree.tostring(item)
+    parsed = parse_rpc_reply(reply).errors[0]
+    assert parsed.info_elements == error.info_elements
 
 
 def test_lock_denied_session_id_info() -> None:

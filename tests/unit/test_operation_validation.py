@@ -49,16 +49,16 @@ def test_rpc_input_comes_back_with_its_defaults(validator: Validator) -> None:
 
 @pytest.mark.parametrize(("xml", "tag", "app_tag", "path", "bad"), [
     (f'<suspend xmlns="{T}"><vm-id>{VM1}</vm-id><colour/></suspend>',
-     ErrorTag.UNKNOWN_ELEMENT, None, "/nvo3-tes:suspend", "colour"),
-    (f'<suspend xmlns="{T}"/>', ErrorTag.MISSING_ELEMENT, None, "/nvo3-tes:suspend/vm-id",
+     ErrorTag.UNKNOWN_ELEMENT, None, "/tes:suspend", "colour"),
+    (f'<suspend xmlns="{T}"/>', ErrorTag.MISSING_ELEMENT, None, "/tes:suspend/tes:vm-id",
      "vm-id"),
     (f'<associate xmlns="{T}"><vm-id>{VM1}</vm-id><tenant>a</tenant><vn><vn-name>b</vn-name>'
      "<vnic><requested-pcp>9</requested-pcp></vnic></vn></associate>",
      ErrorTag.INVALID_VALUE, "pcp-out-of-range",
-     "/nvo3-tes:associate/vn[1]/vnic[1]/requested-pcp", None),
+     "/tes:associate/tes:vn[1]/tes:vnic[1]/tes:requested-pcp", None),
     (f'<associate xmlns="{T}"><vm-id>{VM1}</vm-id><tenant>a</tenant><indications>'
      "<suspension/><resume/></indications></associate>",
-     ErrorTag.OPERATION_FAILED, "conflicting-indications", "/nvo3-tes:associate/indications",
+     ErrorTag.OPERATION_FAILED, "conflicting-indications", "/tes:associate/tes:indications",
      None),
 ])
 def test_rpc_input_errors(
@@ -70,7 +70,7 @@ def test_rpc_input_errors(
     error = info.value.to_rpc_error()
     assert (error.tag, error.app_tag, error.path) == (tag, app_tag, path)
     assert error.info.get("bad-element") == bad
-    assert error.path_namespaces == {"nvo3-tes": T}
+    assert error.path_namespaces == {"tes": T}
 
 
 def test_reply_reason_only_with_fail(validator: Validator) -> None:

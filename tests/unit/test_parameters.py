@@ -39,7 +39,7 @@ from tests.conftest import STANDARD_DIR, YANG_DIR
 NS_PT = "urn:nvo3-netconf:yang:params-test"
 WD = NS_WITH_DEFAULTS
 VM = "6f1c2b9e-3d4a-4e5f-8a7b-1c2d3e4f5a01"
-NC_PATH = {"ietf-netconf": NS_NC}
+NC_PATH = {"nc": NS_NC}
 
 PARAMS_TEST = """
 module params-test {
@@ -178,26 +178,26 @@ def test_datastores_and_url_are_left_to_the_readers(
 
 # ------------------------------------------------------------ unknown element
 @pytest.mark.parametrize(("text", "bad", "path"), [
-    (nc("get-config", RUNNING + "<bogus/>"), "bogus", "/ietf-netconf:get-config"),
-    (nc("get", "<bogus/>"), "bogus", "/ietf-netconf:get"),
+    (nc("get-config", RUNNING + "<bogus/>"), "bogus", "/nc:get-config"),
+    (nc("get", "<bogus/>"), "bogus", "/nc:get"),
     (nc("edit-config", "<target><running/></target><config/><bogus/>"), "bogus",
-     "/ietf-netconf:edit-config"),
-    (nc("lock", "<target><running/></target><bogus/>"), "bogus", "/ietf-netconf:lock"),
-    (nc("close-session", "<foo/>"), "foo", "/ietf-netconf:close-session"),
-    (nc("discard-changes", "<foo>1</foo>"), "foo", "/ietf-netconf:discard-changes"),
+     "/nc:edit-config"),
+    (nc("lock", "<target><running/></target><bogus/>"), "bogus", "/nc:lock"),
+    (nc("close-session", "<foo/>"), "foo", "/nc:close-session"),
+    (nc("discard-changes", "<foo>1</foo>"), "foo", "/nc:discard-changes"),
     # an element of the base namespace that this operation does not take
-    (nc("get", "<source><running/></source>"), "source", "/ietf-netconf:get"),
+    (nc("get", "<source><running/></source>"), "source", "/nc:get"),
     # with-defaults belongs to its own namespace
-    (nc("get", "<with-defaults>trim</with-defaults>"), "with-defaults", "/ietf-netconf:get"),
+    (nc("get", "<with-defaults>trim</with-defaults>"), "with-defaults", "/nc:get"),
     # with-defaults augments get, get-config and copy-config only (RFC 6243 sec. 4.5)
     (nc("edit-config", f'<target><running/></target><with-defaults xmlns="{WD}">trim'
-                       "</with-defaults>"), "with-defaults", "/ietf-netconf:edit-config"),
+                       "</with-defaults>"), "with-defaults", "/nc:edit-config"),
     (nc("get-config", "<source><running/><bogus/></source>"), "bogus",
-     "/ietf-netconf:get-config/source"),
-    (nc("get-config", "<bogus/>" + RUNNING), "bogus", "/ietf-netconf:get-config"),
+     "/nc:get-config/nc:source"),
+    (nc("get-config", "<bogus/>" + RUNNING), "bogus", "/nc:get-config"),
     # in no namespace
     (f'<get xmlns:n="{NS_NC}"><bogus/></get>'.replace("<get", "<n:get").replace(
-        "</get>", "</n:get>"), "bogus", "/ietf-netconf:get"),
+        "</get>", "</n:get>"), "bogus", "/nc:get"),
 ])
 def test_unknown_element(
     inputs: dict[tuple[str, str], OperationInput], text: str, bad: str, path: str
@@ -219,11 +219,11 @@ def test_an_element_of_a_known_module_elsewhere_is_unknown_element(
 
 @pytest.mark.parametrize(("text", "path", "namespaces"), [
     (nc("get-config", RUNNING + '<x xmlns="urn:example:nowhere"/>'),
-     "/ietf-netconf:get-config", NC_PATH),
+     "/nc:get-config", NC_PATH),
     (nc("copy-config", '<target><running xmlns="urn:example:nowhere"/></target>'),
-     "/ietf-netconf:copy-config/target", NC_PATH),
+     "/nc:copy-config/nc:target", NC_PATH),
     (f'<keep-alive xmlns="{NS_NVO3_TES}"><vm-id>{VM}</vm-id><x xmlns="urn:example:nowhere"/>'
-     "</keep-alive>", "/nvo3-tes:keep-alive", {"nvo3-tes": NS_NVO3_TES}),
+     "</keep-alive>", "/tes:keep-alive", {"tes": NS_NVO3_TES}),
 ])
 def test_unknown_namespace(
     inputs: dict[tuple[str, str], OperationInput], text: str, path: str,
@@ -239,20 +239,20 @@ def test_unknown_namespace(
 # --------------------------------------------------------- repeated parameter
 @pytest.mark.parametrize(("text", "bad", "path"), [
     (nc("get-config", RUNNING + "<filter/><filter/>"), "filter",
-     "/ietf-netconf:get-config/filter"),
-    (nc("get-config", RUNNING + RUNNING), "source", "/ietf-netconf:get-config/source"),
+     "/nc:get-config/nc:filter"),
+    (nc("get-config", RUNNING + RUNNING), "source", "/nc:get-config/nc:source"),
     (nc("get-config", "<source><running/><running/></source>"), "running",
-     "/ietf-netconf:get-config/source/running"),
+     "/nc:get-config/nc:source/nc:running"),
     (nc("edit-config", "<target><running/></target><target><running/></target><config/>"),
-     "target", "/ietf-netconf:edit-config/target"),
+     "target", "/nc:edit-config/nc:target"),
     (nc("edit-config", "<target><running/></target><config/><config/>"), "config",
-     "/ietf-netconf:edit-config/config"),
+     "/nc:edit-config/nc:config"),
     (nc("edit-config", "<target><running/></target><test-option>set</test-option>"
                        "<test-option>test-only</test-option><config/>"), "test-option",
-     "/ietf-netconf:edit-config/test-option"),
+     "/nc:edit-config/nc:test-option"),
     (nc("kill-session", "<session-id>1</session-id><session-id>2</session-id>"),
-     "session-id", "/ietf-netconf:kill-session/session-id"),
-    (nc("commit", "<confirmed/><confirmed/>"), "confirmed", "/ietf-netconf:commit/confirmed"),
+     "session-id", "/nc:kill-session/nc:session-id"),
+    (nc("commit", "<confirmed/><confirmed/>"), "confirmed", "/nc:commit/nc:confirmed"),
 ])
 def test_repeated_parameter_is_bad_element(
     inputs: dict[tuple[str, str], OperationInput], text: str, bad: str, path: str
@@ -270,8 +270,8 @@ def test_repeated_parameter_of_another_module_names_its_module(
     wd = f'<with-defaults xmlns="{WD}">trim</with-defaults>'
     error = refusal(inputs, nc("get", wd + wd))
     assert isinstance(error, BadElementError)
-    assert error.path == "/ietf-netconf:get/ietf-netconf-with-defaults:with-defaults"
-    assert error.path_namespaces == {**NC_PATH, "ietf-netconf-with-defaults": WD}
+    assert error.path == "/nc:get/ncwd:with-defaults"
+    assert error.path_namespaces == {**NC_PATH, "ncwd": WD}
 
 
 def test_get_schema_and_create_subscription(
@@ -280,7 +280,7 @@ def test_get_schema_and_create_subscription(
     error = refusal(inputs, f'<get-schema xmlns="{NS_MONITORING}"><identifier>a</identifier>'
                             "<identifier>b</identifier></get-schema>")
     assert isinstance(error, BadElementError)
-    assert error.path == "/ietf-netconf-monitoring:get-schema/identifier"
+    assert error.path == "/ncm:get-schema/ncm:identifier"
     error = refusal(inputs, f'<get-schema xmlns="{NS_MONITORING}"><identifier>a</identifier>'
                             "<bogus/></get-schema>")
     assert isinstance(error, UnknownElementError)
@@ -288,7 +288,7 @@ def test_get_schema_and_create_subscription(
     error = refusal(inputs, f'<create-subscription xmlns="{NS_NOTIF}"><filter/>'
                             f'<filter xmlns="{NS_NC}"/></create-subscription>')
     assert isinstance(error, BadElementError)
-    assert error.path == "/notifications:create-subscription/filter"
+    assert error.path == "/ncEvent:create-subscription/ncEvent:filter"
     error = refusal(inputs, f'<create-subscription xmlns="{NS_NOTIF}"><replay/>'
                             "</create-subscription>")
     assert isinstance(error, UnknownElementError)
@@ -298,13 +298,13 @@ def test_get_schema_and_create_subscription(
 # ------------------------------------------------------------------ choices
 @pytest.mark.parametrize(("text", "bad", "path"), [
     (nc("lock", "<target><running/><candidate/></target>"), "candidate",
-     "/ietf-netconf:lock/target/candidate"),
+     "/nc:lock/nc:target/nc:candidate"),
     (nc("copy-config", "<target><startup/></target><source><running/><config/></source>"),
-     "config", "/ietf-netconf:copy-config/source/config"),
+     "config", "/nc:copy-config/nc:source/nc:config"),
     (nc("copy-config", "<target><startup/><url>file:///x</url></target>"), "url",
-     "/ietf-netconf:copy-config/target/url"),
+     "/nc:copy-config/nc:target/nc:url"),
     (nc("edit-config", "<target><running/></target><config/><url>file:///x</url>"), "url",
-     "/ietf-netconf:edit-config/url"),
+     "/nc:edit-config/nc:url"),
 ])
 def test_two_cases_of_one_choice_are_bad_element(
     inputs: dict[tuple[str, str], OperationInput], text: str, bad: str, path: str
@@ -322,19 +322,19 @@ def pt(body: str) -> str:
 
 
 @pytest.mark.parametrize(("text", "kind", "bad", "path"), [
-    (pt("<fast/><notes>n</notes>"), BadElementError, "notes", "/params-test:configure/notes"),
+    (pt("<fast/><notes>n</notes>"), BadElementError, "notes", "/pt:configure/pt:notes"),
     (pt("<plan><step>1</step></plan><fast/>"), BadElementError, "fast",
-     "/params-test:configure/fast"),
+     "/pt:configure/pt:fast"),
     (pt("<plan><first/><last/></plan>"), BadElementError, "last",
-     "/params-test:configure/plan/last"),
+     "/pt:configure/pt:plan/pt:last"),
     (pt("<plan><step>1</step><step>2</step></plan>"), BadElementError, "step",
-     "/params-test:configure/plan/step"),
+     "/pt:configure/pt:plan/pt:step"),
     (pt("<route><prefix>p</prefix><vrf>v</vrf><metric>1</metric><metric>2</metric></route>"),
-     BadElementError, "metric", "/params-test:configure/route[prefix='p'][vrf='v']/metric"),
+     BadElementError, "metric", "/pt:configure/pt:route[pt:prefix='p'][pt:vrf='v']/pt:metric"),
     (pt("<route><prefix>it's</prefix><vrf>v</vrf><colour/></route>"), UnknownElementError,
-     "colour", "/params-test:configure/route[prefix=\"it's\"][vrf='v']"),
-    (pt("<plan><colour/></plan>"), UnknownElementError, "colour", "/params-test:configure/plan"),
-    (pt("<extra/><extra/>"), BadElementError, "extra", "/params-test:configure/extra"),
+     "colour", "/pt:configure/pt:route[pt:prefix=\"it's\"][pt:vrf='v']"),
+    (pt("<plan><colour/></plan>"), UnknownElementError, "colour", "/pt:configure/pt:plan"),
+    (pt("<extra/><extra/>"), BadElementError, "extra", "/pt:configure/pt:extra"),
 ])
 def test_a_module_rpc_is_checked_by_its_yang_input(
     inputs: dict[tuple[str, str], OperationInput], text: str, kind: type[RPCError], bad: str,
@@ -343,7 +343,7 @@ def test_a_module_rpc_is_checked_by_its_yang_input(
     error = refusal(inputs, text)
     assert type(error) is kind
     assert error.info == {"bad-element": bad}
-    assert (error.path, error.path_namespaces) == (path, {"params-test": NS_PT})
+    assert (error.path, error.path_namespaces) == (path, {"pt": NS_PT})
 
 
 def test_tes_rpc_nested_lists_are_checked_with_positions(
@@ -354,11 +354,11 @@ def test_tes_rpc_nested_lists_are_checked_with_positions(
                             "<mac>1</mac></vnic><vnic><mac>2</mac><mac>3</mac></vnic></vn>"
                             "</associate>")
     assert isinstance(error, BadElementError)
-    assert error.path == "/nvo3-tes:associate/vn[2]/vnic[2]/mac"
+    assert error.path == "/tes:associate/tes:vn[2]/tes:vnic[2]/tes:mac"
     error = refusal(inputs, f'<keep-alive xmlns="{NS_NVO3_TES}"><vm-id>{VM}</vm-id>'
                             f"<vm-id>{VM}</vm-id></keep-alive>")
     assert isinstance(error, BadElementError)
-    assert error.path == "/nvo3-tes:keep-alive/vm-id"
+    assert error.path == "/tes:keep-alive/tes:vm-id"
 
 
 def test_operations_the_schema_does_not_define_are_left_out(context: YangContext) -> None:

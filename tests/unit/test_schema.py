@@ -32,26 +32,30 @@ VALID = top(item("a", 1, owner="t1"), item("b", 2, "<big-size>3</big-size>"),
             "<ref><id>1</id><item>a</item><owner>t1</owner></ref>")
 
 CASES = [
-    # (document, error-tag, app-tag, path, message fragment)
+    # (document, error-tag, app-tag, libyang path, message fragment, error-path)
     (top(item("a", 0)), ErrorTag.INVALID_VALUE, None,
-     "/nvo3-test:top/item[name='a']/number", 'value "0" is out of the allowed range'),
+     "/nvo3-test:top/item[name='a']/number", 'value "0" is out of the allowed range',
+     "/nt:top/nt:item[nt:name='a']/nt:number"),
     (top(item("a", 1), item("b", 1)), ErrorTag.OPERATION_FAILED, "data-not-unique",
-     "/nvo3-test:top/item[name='b']", 'Unique data leaf(s) "number"'),
+     "/nvo3-test:top/item[name='b']", 'Unique data leaf(s) "number"',
+     "/nt:top/nt:item[nt:name='b']"),
     (top(*(item(f"i{n}", n + 1) for n in range(6))), ErrorTag.OPERATION_FAILED,
-     "too-many-elements", None, 'Too many "item" instances'),
+     "too-many-elements", None, 'Too many "item" instances', "/nt:top/nt:item"),
     (top("<ref><id>1</id><item>zz</item></ref>"), ErrorTag.DATA_MISSING, "instance-required",
-     "/nvo3-test:top/ref[id='1']/item", 'Invalid leafref value "zz"'),
+     "/nvo3-test:top/ref[id='1']/item", 'Invalid leafref value "zz"',
+     "/nt:top/nt:ref[nt:id='1']/nt:item"),
     (top(item("a", 1, owner="t1"), "<ref><id>1</id><item>a</item><owner>t2</owner></ref>"),
      ErrorTag.OPERATION_FAILED, "owner-mismatch", "/nvo3-test:top/ref[id='1']/owner",
-     "belongs to another owner"),
+     "belongs to another owner", "/nt:top/nt:ref[nt:id='1']/nt:owner"),
     (top(item("b", 2), item("a", None)), ErrorTag.DATA_MISSING, None,
-     "/nvo3-test:top/item[name='a']/number", 'Mandatory node "number"'),
+     "/nvo3-test:top/item[name='a']/number", 'Mandatory node "number"',
+     "/nt:top/nt:item[nt:name='a']/nt:number"),
     (top(item("b", 2), item("a", 1, extra="")), ErrorTag.DATA_MISSING, "missing-choice",
-     "/nvo3-test:top/item[name='a']", 'Mandatory choice "kind"'),
+     "/nvo3-test:top/item[name='a']", 'Mandatory choice "kind"', "/nt:top/nt:item[nt:name='a']"),
     (top("<bogus>1</bogus>"), ErrorTag.UNKNOWN_ELEMENT, None, "/nvo3-test:top",
-     'Node "bogus" not found'),
+     'Node "bogus" not found', "/nt:top"),
     (top("<stats><count>1</count></stats>"), ErrorTag.INVALID_VALUE, None, None,
-     'state node "stats"'),
+     'state node "stats"', "/nt:top/nt:stats"),
 ]
 
 
@@ -64,10 +68,10 @@ def test_valid_document_passes(validator: Validator) -> None:
     validator.validate(VALID)
 
 
-@pytest.mark.parametrize(("doc", "tag", "app_tag", "path", "fragment"), CASES)
+@pytest.mark.parametrize(("doc", "tag", "app_tag", "path", "fragment", "error_path"), CASES)
 def test_violation_is_reported_precisely(
     validator: Validator, doc: str, tag: ErrorTag, app_tag: str | None, path: str | None,
-    fragment: str,
+    fragment: str, error_path: str | None,
 ) -> None:
     with pytest.raises(SchemaValidationError) as info:
         validator.validate(doc)
@@ -77,6 +81,8 @@ def test_violation_is_reported_precisely(
     if path is not None:
         assert issue.path == path
     assert fragment in issue.message
+    assert issue.error_path == error_path
+    assert dict(issue.path_namespaces) == ({"nt": NS} if error_path else {})
 
 
 def test_issue_becomes_typed_rpc_error_with_path_namespaces(validator: Validator) -> None:
@@ -86,7 +92,8 @@ def test_issue_becomes_typed_rpc_error_with_path_namespaces(validator: Validator
     assert isinstance(error, DataMissingError)
     assert error.type is ErrorType.APPLICATION
     assert error.app_tag == "instance-required"
-    assert error.path_namespaces == {"nvo3-test": NS}
+    assert error.path == "/nt:top/nt:ref[nt:id='1']/nt:item"
+    assert error.path_namespaces == {"nt": NS}
 
 
 

@@ -22,10 +22,10 @@
   (``<target><running/><candidate/></target>``)                      later one)
   ============================================  ===================  ==================
 
-  The error-path names, as for an unknown node of an edit (``datastore/edit.py``) and
-  as libyang writes RPC input paths, the element holding the unknown element
-  (``/ietf-netconf:get-config``), or the repeated or conflicting element itself
-  (``/ietf-netconf:get-config/filter``).
+  The error-path names, as for an unknown node of an edit (``datastore/edit.py``), the
+  element holding the unknown element (``/nc:get-config``), or the repeated or
+  conflicting element itself (``/nc:get-config/nc:filter``), written as every
+  error-path of this server (:mod:`~nvo3_netconf.schema.paths`).
 
   A repeated parameter is ``bad-element`` rather than ``unknown-element``: the element
   is known, its value (one more instance) is what is wrong. That is what Netopeer2's
@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from enum import Enum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
 
 from lxml import etree
@@ -82,6 +83,7 @@ from nvo3_netconf.errors import (
 )
 from nvo3_netconf.protocol.xml import find_child, local_name, namespace_of
 from nvo3_netconf.schema import NodeKind
+from nvo3_netconf.schema.paths import NO_NAMESPACES, bind_prefix, quote_literal
 
 if TYPE_CHECKING:
     from nvo3_netconf.schema import SchemaNode, SchemaTree
@@ -122,10 +124,11 @@ class _Parameter:
         keys: a list's key names.
     """
 
-    __slots__ = ("name", "namespace", "module", "repeat", "cases", "inputs", "keys")
+    __slots__ = ("name", "namespace", "module", "repeat", "cases", "inputs", "keys", "node")
 
     def __init__(
-        self, name: str, namespace: str, module: str, *, repeat: bool = False,
+        self, name: str, namespace: str, module: str, *, node: SchemaNode | None = None,
+        repeat: bool = False,
         cases: tuple[tuple[tuple[str, ...], str], ...] = (), inputs: _Inputs | None = None,
         keys: tuple[str, ...] = (),
     ) -> None:
@@ -136,6 +139,7 @@ class _Parameter:
         self.cases = cases
         self.inputs = inputs
         self.keys = keys
+        self.node = node
 
 
 class _Refusal(Exception):
@@ -206,6 +210,7 @@ class OperationInput:
     def __init__(self, rpc: SchemaNode, known_namespaces: Collection[str]) -> None:
         self._name = rpc.name
         self._module = rpc.module
+        self._rpc = rpc
         self._known = known_namespaces
         node = rpc.children.get((rpc.namespace, NodeKind.INPUT.value))
         nodes = node.children.values() if node is not None else ()
@@ -267,42 +272,45 @@ class OperationInput:
     ) -> tuple[str, dict[str, str]]:
         """The error-path of ``element`` (``op`` or an element of its input).
 
-        Written as libyang writes RPC input paths: module names as prefixes, given where
-        the module changes; list entries by key values (by position when keyless).
+        An XML instance-identifier like every error-path of this server
+        (:mod:`~nvo3_netconf.schema.paths`): each step prefixed, prefixes declared;
+        list entries by key values (by position when keyless).
         """
         chain = []
         current: etree._Element | None = element
         while current is not None and current is not op:
             chain.append(current)
             current = current.getparent()
-        steps = [f"/{self._module}:{self._name}"]
-        modules = {self._module: namespace_of(op) or ""}
-        module = self._module
+        prefix, namespaces = bind_prefix(NO_NAMESPACES, self._rpc)
+        steps = [f"/{prefix}:{self._name}"]
         inputs: _Inputs | None = self._inputs
         for item in reversed(chain):
             param = inputs.params.get(item.tag) if inputs is not None else None  # type: ignore[arg-type]
             if param is None:  # not reached: only checked elements are named
                 break
-            step = param.name if param.module == module else f"{param.module}:{param.name}"
-            module = param.module
-            modules[module] = param.namespace
+            if param.node is not None:
+                prefix, namespaces = bind_prefix(namespaces, param.node)
+            else:  # accepted beyond the schema (<url>): the namespace of its parent's
+                prefix = next((bound for bound, uri in namespaces.items()
+                               if uri == param.namespace), param.module)
+                namespaces = MappingProxyType({**namespaces, prefix: param.namespace})
+            step = f"{prefix}:{param.name}"
             if param.repeat and param.inputs is not None:
-                step += _entry_predicate(item, param)
+                step += _entry_predicate(item, param, prefix)
             steps.append(step)
             inputs = param.inputs
-        return "/".join(steps), modules
+        return "".join(steps[:1]) + "".join(f"/{step}" for step in steps[1:]), dict(namespaces)
 
 
-def _entry_predicate(entry: etree._Element, param: _Parameter) -> str:
-    """``[key='value']...`` of a list entry, or ``[n]`` for an entry of a keyless list."""
+def _entry_predicate(entry: etree._Element, param: _Parameter, prefix: str) -> str:
+    """``[p:key='value']...`` of a list entry, or ``[n]`` for an entry of a keyless list."""
     if not param.keys:
         earlier = entry.itersiblings(entry.tag, preceding=True)  # type: ignore[arg-type]
         return f"[{1 + len(list(earlier))}]"
     predicate = ""
     for key in param.keys:
         value = (entry.findtext(f"{{{param.namespace}}}{key}") or "").strip()
-        quote = '"' if "'" in value else "'"
-        predicate += f"[{key}={quote}{value}{quote}]"
+        predicate += f"[{prefix}:{key}={quote_literal(value)}]"
     return predicate
 
 
@@ -323,7 +331,7 @@ def _inputs(nodes: Iterable[SchemaNode], *, beyond: bool) -> _Inputs:
         if node.choices:
             choices.add(node.choices[0][0])
         params[f"{{{node.namespace}}}{node.name}"] = _Parameter(
-            node.name, node.namespace, node.module,
+            node.name, node.namespace, node.module, node=node,
             repeat=node.kind in _REPEATED, cases=tuple(cases), keys=node.keys,
             inputs=(_inputs(node.children.values(), beyond=beyond)
                     if node.kind in _NESTED else None),
