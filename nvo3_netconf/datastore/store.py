@@ -503,12 +503,14 @@ class DatastoreManager:
                 # running is always valid at the end of an edit (RFC 7950 sec. 8.3.3), or
                 # a restart could not load it.
                 if test_option is not TestOption.SET or datastore is Datastore.RUNNING:
-                    with _reported_with(errors):
+                    try:
                         if datastore is Datastore.CANDIDATE and not self._candidate_checked:
                             # An earlier "set" left candidate unchecked: test all of it.
                             self._validate_full(tree.element)
                         else:
                             self._validate_edit(tree, changes)
+                    except (RPCError, RPCErrors) as refused:
+                        raise _reported_with(errors, refused) from None
                 elif changes:
                     tree.cache.clear()  # changes it never saw
                 if test_option is TestOption.TEST_ONLY or not changes:
@@ -962,21 +964,17 @@ def _persist_error(datastore: Datastore, error: OSError) -> RPCError:
     )
 
 
-@contextmanager
-def _reported_with(errors: Sequence[RPCError]) -> Iterator[None]:
-    """Refusals raised inside come with ``errors`` met before (continue-on-error).
+def _reported_with(
+    errors: Sequence[RPCError], refused: RPCError | RPCErrors
+) -> RPCError | RPCErrors:
+    """``refused`` with the ``errors`` met before it (continue-on-error).
 
     RFC 6241 sec. 7.2: with continue-on-error every error is recorded and reported; when
     the edit is then refused as a whole (its result is invalid) the reply still names
-    the errors of the parts that were skipped.
+    the errors of the parts that were skipped. (Raised from an ``except`` clause rather
+    than a context manager: the edit path pays nothing when nothing is refused.)
     """
-    try:
-        yield
-    except RPCError as refused:
-        if not errors:
-            raise
-        raise RPCErrors([*errors, refused]) from None
-    except RPCErrors as refused:
-        if not errors:
-            raise
-        raise RPCErrors([*errors, *refused.errors]) from None
+    if not errors:
+        return refused
+    more = refused.errors if isinstance(refused, RPCErrors) else [refused]
+    return RPCErrors([*errors, *more])
