@@ -778,16 +778,9 @@ class _Editor:
             return False
         if snode.kind in (NodeKind.LEAF, NodeKind.LEAF_LIST):
             self._check_leaf_content(edit, at)
-        if not snode.defaults or snode.is_key or snode.kind not in (
-            NodeKind.LEAF, NodeKind.LEAF_LIST
-        ):
-            raise _error(InvalidValueError, f"{name} has no schema default value; "
-                         "default=\"true\" cannot return it to its default.", at, name)
-        if not is_schema_default(edit, snode):
-            wanted = " or ".join(repr(d) for d in snode.defaults)
-            raise _error(InvalidValueError, f"{name} is tagged default=\"true\" but its value "
-                         f"{(edit.text or '')!r} is not the schema default {wanted} "
-                         "(RFC 6243 sec. 4.5.2).", at, name)
+        problem = not_default(edit, snode, "4.5.2")
+        if problem is not None:
+            raise _error(InvalidValueError, problem, at, name)
         return True
 
     def _check_attributes(self, edit: Element, at: _At) -> None:
@@ -999,6 +992,25 @@ def default_attribute(raw: str | None) -> bool | None:
     if raw is None:
         return None
     return _XS_BOOLEAN.get(raw.strip())
+
+
+def not_default(element: Element, snode: SchemaNode, section: str) -> str | None:
+    """Why ``wd:default="true"`` cannot return ``element`` to its default, or None.
+
+    RFC 6243 (``section``: 4.5.1 for copy-config, 4.5.2 for edit-config): the node
+    must hold a value equal to its schema default; a node without one never can.
+    """
+    if not snode.defaults or snode.is_key or snode.kind not in (
+        NodeKind.LEAF, NodeKind.LEAF_LIST
+    ):
+        return (f"{snode.name} has no schema default value; default=\"true\" cannot "
+                "return it to its default.")
+    if len(element) or not is_schema_default(element, snode):
+        wanted = " or ".join(repr(d) for d in snode.defaults)
+        return (f"{snode.name} is tagged default=\"true\" but its value "
+                f"{(element.text or '')!r} is not the schema default {wanted} "
+                f"(RFC 6243 sec. {section}).")
+    return None
 
 
 def is_schema_default(element: Element, snode: SchemaNode) -> bool:

@@ -35,7 +35,7 @@ from lxml import etree
 
 from nvo3_netconf.constants import ErrorType, WithDefaults
 from nvo3_netconf.datastore.changes import NO_NAMESPACES, bind_prefix, quote_literal
-from nvo3_netconf.datastore.edit import DEFAULT_ATTR, default_attribute, is_schema_default
+from nvo3_netconf.datastore.edit import DEFAULT_ATTR, default_attribute, not_default
 from nvo3_netconf.errors import BadAttributeError, InvalidValueError
 from nvo3_netconf.schema import NodeKind, SchemaNode, SchemaTree
 
@@ -116,9 +116,10 @@ def _strip_tags(
                 )
             del child.attrib[DEFAULT_ATTR]
             if value:
-                if len(child) or not is_schema_default(child, node):
+                problem = not_default(child, node, "4.5.1")
+                if problem is not None:
                     raise InvalidValueError(
-                        _not_default(node, child), type_=ErrorType.APPLICATION, path=where,
+                        problem, type_=ErrorType.APPLICATION, path=where,
                         path_namespaces=nss, info={"bad-element": node.name},
                     )
                 parent.remove(child)
@@ -130,17 +131,6 @@ def _strip_tags(
             parent.remove(child)  # a non-presence container holds nothing of its own
             removed = True
     return removed
-
-
-def _not_default(node: SchemaNode, element: etree._Element) -> str:
-    if not node.defaults or node.is_key or node.kind not in (NodeKind.LEAF,
-                                                             NodeKind.LEAF_LIST):
-        return (f"{node.name} has no schema default value; default=\"true\" cannot "
-                "return it to its default.")
-    wanted = " or ".join(repr(d) for d in node.defaults)
-    return (f"{node.name} is tagged default=\"true\" but its value "
-            f"{(element.text or '')!r} is not the schema default {wanted} "
-            "(RFC 6243 sec. 4.5.1).")
 
 
 def _children_schema(
